@@ -15,12 +15,38 @@ export const FieldName = z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'a field nam
 export const Token = z.string().regex(/^[a-z0-9][a-z0-9._+-]{0,47}$/, 'a value is 1-48 of [a-z0-9._+-], starting with a letter or digit');
 const Description = z.string().min(1).max(1000);
 
+// List checks live on the lists themselves, not in a manifest-wide refinement: zod skips a
+// refinement once any sibling is invalid, and a bad manifest must report every problem at once.
+const Ladder = z
+  .array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+  .min(2)
+  .max(32)
+  .superRefine((ladder, ctx) => {
+    if (ladder[0] !== 0) ctx.addIssue({ code: 'custom', path: [0], message: 'a ladder starts at 0' });
+    ladder.forEach((b, i) => {
+      if (i > 0 && b <= ladder[i - 1]!) ctx.addIssue({ code: 'custom', path: [i], message: 'ladder bounds must be strictly increasing' });
+    });
+  });
+
+const closedList = (max: number) =>
+  z
+    .array(Token)
+    .min(1)
+    .max(max)
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((v, i) => {
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate value "${v}"` });
+        seen.add(v);
+      });
+    });
+
 const RangeField = z.strictObject({
   kind: z.literal('range'),
   description: Description,
   optional: z.boolean().optional(),
   /** Lower bounds of contiguous buckets; starts at 0, strictly increasing. Default DEFAULT_LADDER. */
-  ladder: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(2).max(32).optional(),
+  ladder: Ladder.optional(),
 });
 
 const CategoryField = z.strictObject({
@@ -28,7 +54,7 @@ const CategoryField = z.strictObject({
   description: Description,
   optional: z.boolean().optional(),
   /** The closed list. If it contains "other", unlisted input maps to "other" instead of failing. */
-  values: z.array(Token).min(1).max(256),
+  values: closedList(256),
 });
 
 const VersionField = z.strictObject({
@@ -44,41 +70,28 @@ const FeaturesField = z.strictObject({
   description: Description,
   optional: z.boolean().optional(),
   /** The closed vocabulary. Input features outside it are dropped, never sent. */
-  vocabulary: z.array(Token).min(1).max(512),
+  vocabulary: closedList(512),
 });
 
 export const FieldSpec = z.discriminatedUnion('kind', [RangeField, CategoryField, VersionField, FeaturesField]);
 
-export const ManifestSchema = z
-  .strictObject({
-    product: ProductId,
-    version: z.number().int().min(1).max(1_000_000),
-    title: z.string().min(1).max(100),
-    description: Description,
-    /** Data the product's own telemetry has that Beacon deliberately leaves out, and why. */
-    omitted: z.array(z.strictObject({ field: z.string().min(1).max(100), why: Description })).max(64).optional(),
-    fields: z.record(FieldName, FieldSpec),
-  })
-  .superRefine((m, ctx) => {
-    const names = Object.keys(m.fields);
-    if (names.length === 0) ctx.addIssue({ code: 'custom', path: ['fields'], message: 'a manifest declares at least one field' });
-    if (names.length > 64) ctx.addIssue({ code: 'custom', path: ['fields'], message: 'a manifest declares at most 64 fields' });
-    for (const [name, spec] of Object.entries(m.fields)) {
-      if (spec.kind === 'range' && spec.ladder) {
-        if (spec.ladder[0] !== 0) ctx.addIssue({ code: 'custom', path: ['fields', name, 'ladder', 0], message: 'a ladder starts at 0' });
-        spec.ladder.forEach((b, i) => {
-          if (i > 0 && b <= spec.ladder![i - 1]!)
-            ctx.addIssue({ code: 'custom', path: ['fields', name, 'ladder', i], message: 'ladder bounds must be strictly increasing' });
-        });
-      }
-      const list = spec.kind === 'category' ? spec.values : spec.kind === 'features' ? spec.vocabulary : [];
-      const seen = new Set<string>();
-      list.forEach((v, i) => {
-        if (seen.has(v)) ctx.addIssue({ code: 'custom', path: ['fields', name, spec.kind === 'category' ? 'values' : 'vocabulary', i], message: `duplicate value "${v}"` });
-        seen.add(v);
-      });
-    }
-  });
+export const ManifestSchema = z.strictObject({
+  product: ProductId,
+  version: z.number().int().min(1).max(1_000_000),
+  title: z.string().min(1).max(100),
+  description: Description,
+  /** Data the product's own telemetry has that Beacon deliberately leaves out, and why. */
+  omitted: z.array(z.strictObject({ field: z.string().min(1).max(100), why: Description })).max(64).optional(),
+  fields: z.record(FieldName, FieldSpec).superRefine(
+    (fields, ctx) => {
+      const n = Object.keys(fields).length;
+      if (n === 0) ctx.addIssue({ code: 'custom', message: 'a manifest declares at least one field' });
+      if (n > 64) ctx.addIssue({ code: 'custom', message: 'a manifest declares at most 64 fields' });
+    },
+    // Count the fields even when some of them are invalid.
+    { when: (p) => p.value !== null && typeof p.value === 'object' },
+  ),
+});
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type FieldSpec = z.infer<typeof FieldSpec>;
