@@ -1,0 +1,163 @@
+/**
+ * The aggregator's storage: every SQL statement lives here, prepared once.
+ * Acceptance that depends on stored state (replay, duplicate, replace) is decided
+ * inside the commit transaction, so concurrent requests cannot race each other.
+ */
+import { statSync } from 'node:fs';
+import type { Db } from './db/index.js';
+
+/** A verified report waiting for its commit. */
+export interface Candidate {
+  key: string;
+  product: string;
+  period: string;
+  seq: number;
+  manifest: number;
+  valuesJson: string;
+  digest: Buffer;
+  envelope: string;
+}
+
+export type CommitOutcome = 'accepted' | 'duplicate' | 'replayed';
+
+export type TargetKind = 'wellknown' | 'relay';
+export type TargetState = 'new' | 'up' | 'down' | 'expired';
+
+export interface TargetRow {
+  url: string;
+  kind: TargetKind;
+  origin: 'config' | 'api';
+  state: TargetState;
+  added_day: string;
+  etag: string | null;
+  cursor: string | null;
+  next_due: number;
+  failures: number;
+  last_ok_day: string | null;
+  last_error_code: string | null;
+}
+
+/** Run inside the retention transaction; the totals side can fold old rows into aggregates here. */
+export type RetentionHook = (db: Db, cutoffDay: string) => void;
+
+interface InstallationRow { last_seq: number }
+interface ReportRow { seq: number; digest: Buffer | null }
+
+export class Store {
+  readonly retentionHooks: RetentionHook[] = [];
+  private readonly s;
+
+  constructor(readonly db: Db, readonly path: string) {
+    this.s = {
+      getInstallation: db.prepare<[string], InstallationRow>('SELECT last_seq FROM installations WHERE key = ?'),
+      putInstallation: db.prepare(
+        `INSERT INTO installations (key, first_seen_day, last_seq) VALUES (@key, @day, @seq)
+         ON CONFLICT (key) DO UPDATE SET last_seq = excluded.last_seq`),
+      getReport: db.prepare<[string, string, string], ReportRow>('SELECT seq, digest FROM reports WHERE key = ? AND product = ? AND period = ?'),
+      putReport: db.prepare(
+        `INSERT INTO reports (key, product, period, seq, manifest, received_day, values_json, digest, envelope)
+         VALUES (@key, @product, @period, @seq, @manifest, @day, @valuesJson, @digest, @envelope)
+         ON CONFLICT (key, product, period) DO UPDATE SET seq = excluded.seq, manifest = excluded.manifest,
+           received_day = excluded.received_day, values_json = excluded.values_json,
+           digest = excluded.digest, envelope = excluded.envelope`),
+      purgeRaw: db.prepare('UPDATE reports SET envelope = NULL, digest = NULL WHERE period < ? AND envelope IS NOT NULL'),
+      target: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE url = ?'),
+      insertTarget: db.prepare(
+        `INSERT INTO targets (url, kind, origin, state, added_day, next_due) VALUES (@url, @kind, @origin, 'new', @day, @now)
+         ON CONFLICT (url) DO UPDATE SET state = 'new', next_due = @now, failures = 0, added_day = @day
+           WHERE targets.state = 'expired'`),
+      due: db.prepare<[number, number], TargetRow>(
+        "SELECT * FROM targets WHERE state <> 'expired' AND next_due <= ? ORDER BY next_due LIMIT ?"),
+      ok: db.prepare(
+        `UPDATE targets SET state = 'up', failures = 0, last_error_code = NULL, last_ok_day = @day,
+           next_due = @nextDue, etag = COALESCE(@etag, etag), cursor = COALESCE(@cursor, cursor) WHERE url = @url`),
+      cursor: db.prepare('UPDATE targets SET cursor = ? WHERE url = ?'),
+      fail: db.prepare(
+        `UPDATE targets SET state = 'down', failures = failures + 1, last_error_code = @code, next_due = @nextDue WHERE url = @url`),
+      expire: db.prepare(
+        `UPDATE targets SET state = 'expired' WHERE state = 'down' AND COALESCE(last_ok_day, added_day) < ?`),
+      states: db.prepare<[], { state: TargetState; n: number }>('SELECT state, COUNT(*) AS n FROM targets GROUP BY state'),
+      countReports: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM reports'),
+      countInstallations: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM installations'),
+    };
+  }
+
+  /** One transaction for a whole group of candidates, decided in order. */
+  commit(items: readonly Candidate[], today: string): CommitOutcome[] {
+    return this.db.transaction(() => items.map((c) => this.commitOne(c, today)))();
+  }
+
+  private commitOne(c: Candidate, today: string): CommitOutcome {
+    const existing = this.s.getReport.get(c.key, c.product, c.period);
+    if (existing?.digest && existing.seq === c.seq && c.digest.equals(existing.digest)) return 'duplicate';
+    const inst = this.s.getInstallation.get(c.key);
+    if (inst && c.seq <= inst.last_seq) return 'replayed';
+    this.s.putInstallation.run({ key: c.key, day: today, seq: c.seq });
+    this.s.putReport.run({ ...c, day: today });
+    return 'accepted';
+  }
+
+  /** Drops raw envelopes of periods before `cutoffDay`; decoded values stay for the totals. */
+  purgeRaw(cutoffDay: string): number {
+    return this.db.transaction(() => {
+      const n = this.s.purgeRaw.run(cutoffDay).changes;
+      for (const hook of this.retentionHooks) hook(this.db, cutoffDay);
+      return n;
+    })();
+  }
+
+  target(url: string): TargetRow | undefined {
+    return this.s.target.get(url);
+  }
+
+  /** Adds a target (or revives an expired one); returns true if it is now due. */
+  addTarget(url: string, kind: TargetKind, origin: 'config' | 'api', now: number, today: string): boolean {
+    return this.s.insertTarget.run({ url, kind, origin, day: today, now }).changes > 0;
+  }
+
+  dueTargets(now: number, limit: number): TargetRow[] {
+    return this.s.due.all(now, limit);
+  }
+
+  targetOk(url: string, o: { day: string; nextDue: number; etag?: string | null; cursor?: string | null }): void {
+    this.s.ok.run({ url, day: o.day, nextDue: o.nextDue, etag: o.etag ?? null, cursor: o.cursor ?? null });
+  }
+
+  /** Relay cursors advance page by page, each only after that page's reports are committed. */
+  setCursor(url: string, cursor: string): void {
+    this.s.cursor.run(cursor, url);
+  }
+
+  targetFailed(url: string, code: string, nextDue: number): void {
+    this.s.fail.run({ url, code, nextDue });
+  }
+
+  /** Targets that are down and have had no success since `cutoffDay` stop being crawled. */
+  expireTargets(cutoffDay: string): number {
+    return this.s.expire.run(cutoffDay).changes;
+  }
+
+  targetStates(): Record<TargetState, number> {
+    const out: Record<TargetState, number> = { new: 0, up: 0, down: 0, expired: 0 };
+    for (const r of this.s.states.all()) out[r.state] = r.n;
+    return out;
+  }
+
+  counts(): { reports: number; installations: number } {
+    return { reports: this.s.countReports.get()!.n, installations: this.s.countInstallations.get()!.n };
+  }
+
+  /** Database file plus WAL, in bytes. */
+  sizeBytes(): number {
+    if (this.path === ':memory:') return 0;
+    let n = 0;
+    for (const p of [this.path, `${this.path}-wal`]) {
+      try { n += statSync(p).size; } catch { /* no WAL yet */ }
+    }
+    return n;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
