@@ -59,7 +59,7 @@ const fail = (code: ProtocolErrorCode, message: string, path?: string): VerifyFa
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function parseJson(bytes: Uint8Array, what: string): { ok: true; value: unknown } | VerifyFailure {
+function parseJson(bytes: Uint8Array, what: string): { ok: true; value: unknown; text: string } | VerifyFailure {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -67,10 +67,45 @@ function parseJson(bytes: Uint8Array, what: string): { ok: true; value: unknown 
     return fail('bad_json', `${what} is not valid UTF-8`);
   }
   try {
-    return { ok: true, value: JSON.parse(text) };
+    return { ok: true, value: JSON.parse(text), text };
   } catch (e) {
     return fail('bad_json', `${what} is not valid JSON: ${(e as Error).message.slice(0, 120)}`);
   }
+}
+
+/**
+ * True when some object in already-valid JSON text repeats a key. Parsers disagree on which
+ * duplicate wins (JS: the last, others: the first or an error), so an envelope with one
+ * would mean different things to different verifiers. Linear, no recursion.
+ */
+export function hasDuplicateKey(text: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (expectKey) {
+        const keys = stack[stack.length - 1]!;
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (keys.has(key)) return true;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push(null);
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+    } else if (c === ',') {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+  return false;
 }
 
 /** All checks except the signature itself. */
@@ -87,6 +122,7 @@ function checkUnsafe(bytes: Uint8Array, opts: VerifyOptions): Checked | VerifyFa
   if (bytes.length > MAX_ENVELOPE_BYTES) return fail('too_large', `envelope is ${bytes.length} bytes; the limit is ${MAX_ENVELOPE_BYTES}`);
   const outer = parseJson(bytes, 'envelope');
   if (!outer.ok) return outer;
+  if (hasDuplicateKey(outer.text)) return fail('bad_json', 'envelope repeats a key in one object');
   const env = EnvelopeSchema.safeParse(outer.value);
   if (!env.success) {
     const i = env.error.issues[0]!;
@@ -106,11 +142,12 @@ function checkUnsafe(bytes: Uint8Array, opts: VerifyOptions): Checked | VerifyFa
   const shape = ReportSchema.safeParse(inner.value);
   if (!shape.success) {
     const i = shape.error.issues[0]!;
-    const path = formatPath(i.path);
+    // An unknown key's issue sits on its parent; name the key itself, as for every other field.
+    const path = formatPath(i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path);
     return fail('schema_violation', `${path || 'report'}: ${i.message}`, path);
   }
   const report = shape.data;
-  if (canonicalize(inner.value) !== new TextDecoder().decode(payload))
+  if (canonicalize(inner.value) !== inner.text)
     return fail('schema_violation', 'payload is not RFC 8785 canonical JSON', '');
 
   if (!opts.manifests.hasProduct(report.product)) return fail('unknown_product', `unknown product "${report.product}"`);
@@ -124,6 +161,10 @@ function checkUnsafe(bytes: Uint8Array, opts: VerifyOptions): Checked | VerifyFa
   if (issued > now + (opts.skewMs ?? DEFAULT_SKEW_MS)) return fail('from_future', `issued ${report.issued} is ahead of the verifier's clock`);
   if (now - issued > (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS)) return fail('stale', `issued ${report.issued} is too old`);
 
+  // keyid is unsigned and never trusted; one that is not the payload's key is refused so it
+  // cannot carry anything (a hostname, say) past a verifier that only checks the signature.
+  const keyid = envelope.signatures[0]!.keyid;
+  if (keyid !== undefined && keyid !== report.key) return fail('bad_signature', 'keyid is not the key in the payload');
   const publicKey = fromBase64Url(report.key)!;
   return { ok: true, report, envelope, payload, signature, signed: pae(envelope.payloadType, payload), publicKey };
 }
