@@ -6,7 +6,7 @@ import { PACKAGE_ROOT, SHIPPED_MANIFESTS_DIR, loadManifestDir, loadManifestFile 
 import { toBase64Url } from '../src/protocol/base64.js';
 import { BeaconError } from '../src/protocol/errors.js';
 import { ladderLabels, ladderOf, validateManifest, type Manifest } from '../src/protocol/manifest.js';
-import { ReportSchema, buildReport, checkValues } from '../src/protocol/report.js';
+import { ReportSchema, buildReport, checkValues, labelFor } from '../src/protocol/report.js';
 
 const EXAMPLES_DIR = join(PACKAGE_ROOT, 'config', 'examples');
 const jsonFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
@@ -163,5 +163,19 @@ describe('a bad manifest', () => {
     const broken = { ...m, product: 'Operately', fields: { ...m.fields, db_size_mb: { ...m.fields.db_size_mb, ladder: [0, 5, 3] } } };
     const r = validateManifest(broken);
     expect(r.ok ? [] : r.problems.map((p) => p.path)).toEqual(['product', 'fields.db_size_mb.ladder[2]']);
+  });
+});
+
+describe('raw input as products report it', () => {
+  it('folds case for closed lists, so "en_US" is en_us and not other', () => {
+    const m = loadManifestDir().latest('wordpress')!;
+    expect(labelFor('locale', m.fields.locale!, 'en_US')).toBe('en_us');
+    expect(labelFor('locale', m.fields.locale!, 'xx_NOPE')).toBe('other');
+  });
+
+  it('reads Go-style versions ("go1.16.5") and drops the prefix', () => {
+    const m = loadManifestDir().latest('prometheus')!;
+    expect(labelFor('go_version', m.fields.go_version!, 'go1.16.5')).toBe('1.16');
+    expect(labelFor('version', m.fields.version!, 'v2.28.1-rc.0+build')).toBe('2.28.1');
   });
 });

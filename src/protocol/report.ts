@@ -96,7 +96,8 @@ export function labelFor(name: string, spec: FieldSpec, exact: unknown): string 
       if (typeof exact !== 'number' || !Number.isSafeInteger(exact) || exact < 0) return fail('expected a non-negative integer');
       return bucketLabel(ladderOf(spec), exact);
     case 'category': {
-      const v = typeof exact === 'boolean' ? String(exact) : exact;
+      // Case is folded so that raw input such as "en_US" or "EE" matches the lower-case list.
+      const v = typeof exact === 'boolean' ? String(exact) : typeof exact === 'string' ? exact.toLowerCase() : exact;
       if (typeof v !== 'string') return fail(`expected one of ${spec.values.join(', ')}`);
       if (spec.values.includes(v)) return v;
       if (spec.values.includes('other')) return 'other';
