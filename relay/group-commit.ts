@@ -1,0 +1,33 @@
+/**
+ * Group commit: requests that finish verification in the same turn of the event loop
+ * are written in one transaction, so many senders share one fsync. Each caller's
+ * promise settles only after that transaction committed (or failed).
+ */
+export class GroupCommit<I, O> {
+  private pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly commit: (items: I[]) => O[]) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const group = this.pending;
+    this.pending = [];
+    try {
+      const out = this.commit(group.map((g) => g.item));
+      group.forEach((g, i) => g.resolve(out[i]!));
+    } catch (e) {
+      for (const g of group) g.reject(e);
+    }
+  }
+}
