@@ -6,3 +6,4 @@
 export * from './protocol/index.js';
 export { loadManifestDir, loadManifestFile, SHIPPED_MANIFESTS_DIR } from './manifests.js';
 export { loadOrCreateKey, readKeyFile, createKeyFile, keyToPem, keyFromPem, SeqCounter } from './keyfile.js';
+export * from './beacon/index.js';
