@@ -42,12 +42,14 @@ export class Ingestor {
 
   /** Verifies and stores envelopes (bytes or strings); one result per input, in order. */
   async submit(inputs: readonly (Uint8Array | string)[]): Promise<ItemResult[]> {
-    const results = await Promise.all(inputs.map((i) => this.one(i)));
+    const checked = await Promise.all(inputs.map((i) => this.check(i)));
+    // A batch's candidates join the queue together, so they share one commit and its seq ordering.
+    const results = await Promise.all(checked.map((c) => ('ok' in c ? c : this.enqueue(c))));
     for (const r of results) this.o.onResult?.(r);
     return results;
   }
 
-  private async one(input: Uint8Array | string): Promise<ItemResult> {
+  private async check(input: Uint8Array | string): Promise<Candidate | Extract<ItemResult, { ok: false }>> {
     const { clock, manifests, periodWindowDays, skewMs } = this.o;
     // The verifier's age limit is kept loose; the period window below is the rule.
     const v = await verifyEnvelopeAsync(input, { manifests, now: clock, skewMs, maxAgeMs: (periodWindowDays + 2) * 86_400_000 });
@@ -57,7 +59,7 @@ export class Ingestor {
     if (r.period < addDays(dayOf(now), -periodWindowDays))
       return { ok: false, code: 'stale', message: `period ${r.period} is older than the accepted window of ${periodWindowDays} days` };
     if (r.period > dayOf(now + skewMs)) return { ok: false, code: 'from_future', message: `period ${r.period} is in the future` };
-    return this.enqueue({
+    return {
       key: r.key,
       product: r.product,
       period: r.period,
@@ -66,7 +68,7 @@ export class Ingestor {
       valuesJson: canonicalize(r.values),
       digest: createHash('sha256').update(v.payload).digest(),
       envelope: envelopeJson(v.envelope),
-    });
+    };
   }
 
   private enqueue(candidate: Candidate): Promise<ItemResult> {

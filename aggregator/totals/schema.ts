@@ -95,6 +95,7 @@ export const ProductSummarySchema = z.strictObject({
   title: z.string().max(100),
   description: z.string().max(1000),
   manifest: z.number().int().min(1).max(1_000_000),
+  k: z.number().int().min(1).max(1_000_000),
   /** Headline numbers of the latest complete week. */
   latest: z.strictObject({
     window: z.enum(WINDOW_KINDS),
@@ -104,6 +105,8 @@ export const ProductSummarySchema = z.strictObject({
     established: Count.nullable(),
   }),
 });
+
+export type ProductSummary = z.infer<typeof ProductSummarySchema>;
 
 export const ProductsSchema = z.strictObject({ products: z.array(ProductSummarySchema).max(10_000) });
 
