@@ -4,6 +4,7 @@
  * when it was accepted, was a duplicate, or was rejected for good (a 4xx item code).
  */
 import { z } from 'zod';
+import { ERROR_CODES } from '../src/protocol/errors.js';
 import type { Clock } from '../src/protocol/time.js';
 import type { Logger } from '../src/server/http.js';
 import type { Counter } from '../src/server/metrics.js';
@@ -42,6 +43,8 @@ const BatchAnswer = z.object({
 
 /** Per-item codes worth retrying: the aggregator's state or clock, not the report, was the problem. */
 const TRANSIENT_ITEM_CODES = new Set(['rate_limited', 'unavailable', 'full', 'internal', 'timeout', 'from_future']);
+// Metric labels only from a known set: an aggregator's answer must not grow our series without bound.
+const KNOWN_CODES = new Set<string>([...ERROR_CODES, ...TRANSIENT_ITEM_CODES, 'replayed', 'duplicate']);
 
 export interface AggregatorState {
   url: string;
@@ -136,7 +139,8 @@ export async function pushToAggregator(agg: AggregatorState, cfg: RelayConfig['p
       const code = rejected.get(i);
       if (code === undefined) done.push({ id: row.id, outcome: 'acknowledged' });
       else if (!TRANSIENT_ITEM_CODES.has(code)) done.push({ id: row.id, outcome: `rejected:${code}` });
-      deps.items.inc({ outcome: code === undefined ? 'acknowledged' : TRANSIENT_ITEM_CODES.has(code) ? 'retry' : 'rejected' });
+      if (code === undefined) deps.items.inc({ outcome: 'acknowledged' });
+      else deps.items.inc({ outcome: TRANSIENT_ITEM_CODES.has(code) ? 'retry' : 'rejected', code: KNOWN_CODES.has(code) ? code : 'other' });
     });
     deps.store.markDelivered(agg.id, done);
     deps.batches.inc({ outcome: 'ok' });
