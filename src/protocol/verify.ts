@@ -3,10 +3,12 @@
  * out, or an error with a stable code. It never throws and never trusts `keyid`: the
  * signature must verify against the `key` inside the signed payload.
  *
- * Order (cheap checks first, so garbage costs no signature check):
- *   too_large -> bad_json -> bad_envelope -> bad_payload_type -> bad_json (payload)
- *   -> schema_violation (shape, canonical form) -> unknown_product -> unknown_manifest_version
- *   -> schema_violation (values vs manifest) -> from_future / stale -> bad_signature
+ * Order (cheap checks first, so garbage costs no signature check; docs/PROTOCOL.md §7):
+ *   too_large -> bad_json (incl. repeated envelope keys) -> bad_envelope (shape)
+ *   -> bad_payload_type -> bad_envelope (payload, sig base64) -> bad_signature (sig length)
+ *   -> bad_json (payload) -> schema_violation (shape, canonical form) -> unknown_product
+ *   -> unknown_manifest_version -> schema_violation (values vs manifest) -> from_future / stale
+ *   -> bad_signature (keyid != key, then the signature)
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { canonicalize } from './canonical.js';
