@@ -85,10 +85,10 @@ function oneHop(u: URL, opts: FetchOptions, deadline: number): Promise<FetchResu
       done = true;
       clearTimeout(total);
       if (connectTimer) clearTimeout(connectTimer);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(value!);
+      // Settle first, then hang up: the hang-up's own error events must not win.
+      if (err) reject(err);
+      else resolve(value!);
+      req.destroy();
     };
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': opts.userAgent };
     if (opts.etag) headers['if-none-match'] = opts.etag;
@@ -113,36 +113,28 @@ function oneHop(u: URL, opts: FetchOptions, deadline: number): Promise<FetchResu
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && status !== 304) {
         const location = res.headers.location;
-        res.destroy(); // a redirect's body is never read
+        // a redirect's body is never read (finish hangs up)
         if (!location) return finish(new FetchError('bad_status', `${status} without Location`));
         return finish(null, { location });
       }
-      if (status === 304) {
-        res.destroy();
-        return finish(null, { status: 304 });
-      }
+      if (status === 304) return finish(null, { status: 304 });
       if (status !== 200) {
-        res.destroy();
         return finish(new FetchError('bad_status', `HTTP ${status}`));
       }
       const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') {
-        res.destroy();
         return finish(new FetchError('bad_content_type', `content type "${type.slice(0, 60)}" is not application/json`));
       }
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > opts.maxBytes) {
-        res.destroy();
         return finish(new FetchError('too_large', `declared ${declared} bytes; the cap is ${opts.maxBytes}`));
       }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > opts.maxBytes) {
-          res.destroy();
-          finish(new FetchError('too_large', `body over ${opts.maxBytes} bytes`));
-        } else chunks.push(c);
+        if (size > opts.maxBytes) finish(new FetchError('too_large', `body over ${opts.maxBytes} bytes`));
+        else chunks.push(c);
       });
       res.on('end', () => {
         const etag = res.headers.etag;
