@@ -140,6 +140,8 @@ export function createBeacon(options: BeaconOptions): Beacon {
         ? new Outbox(state.outboxDir, cfg.outboxLimit, DEFAULT_MAX_AGE_MS, (e, why) =>
             log('warn', 'beacon report dropped from outbox', { why, ...(e ? { period: e.period } : {}) }))
         : null;
+      // Reports queued for a target the host no longer configures are not sent there.
+      for (const e of outbox?.list() ?? []) if (!cfg.targets.includes(e.target)) outbox!.remove(e);
       // A run missed while the app was down happens at once; a first start waits for the schedule.
       const nextRun = schedule.nextAfter(scheduleState.lastRun ?? clock());
       live = { state, schedule, scheduleState, nextRun, outbox, deliveries: state.readDeliveries(), current: state.readCurrent() };
