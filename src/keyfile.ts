@@ -36,6 +36,13 @@ export function writeFileDurable(path: string, data: string | Uint8Array, mode =
     closeSync(fd);
   }
   renameSync(tmp, path);
+  // fsync the directory too, or a power loss can forget the rename (and bring back an old seq).
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  } catch {
+    /* some filesystems refuse fsync on a directory; the file itself is durable */
+  }
 }
 
 /** Reads a key file, refusing one that group or others can read. */

@@ -179,3 +179,10 @@ describe('raw input as products report it', () => {
     expect(labelFor('version', m.fields.version!, 'v2.28.1-rc.0+build')).toBe('2.28.1');
   });
 });
+
+describe('version parts out of bounds', () => {
+  it('refuses a 7-digit part instead of cutting it to 6 digits', () => {
+    const m = loadManifestDir().latest('gitlab')!;
+    expect(() => labelFor('version', m.fields.version!, '1234567.1.0')).toThrow(BeaconError);
+  });
+});

@@ -51,6 +51,8 @@ export function httpStatusFor(code: string): number {
     case 'full':
     case 'unavailable':
       return 503;
+    case 'timeout':
+      return 408;
     case 'not_found':
       return 404;
     case 'method_not_allowed':

@@ -136,7 +136,7 @@ export function bucketLabel(ladder: readonly number[], exact: number): string {
 }
 
 // A leading "v" or "go" (Go's runtime.Version(), "go1.16.5") is accepted and dropped.
-const VERSION_IN = /^(?:v|go)?(\d{1,6})(?:\.(\d{1,6}))?(?:\.(\d{1,6}))?/;
+const VERSION_IN = /^(?:v|go)?(\d{1,6})(?:\.(\d{1,6}))?(?:\.(\d{1,6}))?(?!\d)/;
 
 /** Cuts a version string to the declared precision: "13.12.0-ee" -> "13.12" (minor). */
 export function truncateVersion(input: string, precision: 'major' | 'minor' | 'patch'): string | null {
