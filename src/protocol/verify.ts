@@ -149,8 +149,10 @@ function checkUnsafe(bytes: Uint8Array, opts: VerifyOptions): Checked | VerifyFa
     return fail('schema_violation', `${path || 'report'}: ${i.message}`, path);
   }
   const report = shape.data;
-  if (canonicalize(inner.value) !== inner.text)
-    return fail('schema_violation', 'payload is not RFC 8785 canonical JSON', '');
+  // Compare the parsed report, not the raw JSON: zod silently drops "__proto__" record keys,
+  // and a member the report does not keep must not ride along in the signed bytes.
+  if (canonicalize(report) !== inner.text)
+    return fail('schema_violation', 'payload is not the RFC 8785 canonical JSON of the report (or has a member the report cannot hold)', '');
 
   if (!opts.manifests.hasProduct(report.product)) return fail('unknown_product', `unknown product "${report.product}"`);
   const manifest = opts.manifests.get(report.product, report.manifest);

@@ -290,6 +290,9 @@ export function buildVectors(): { valid: ValidVector[]; invalid: InvalidVector[]
   badReport('version-suffix', 'values.version', 'A build suffix is never sent.', report({}, { version: '1.4.2-ee' }));
   badReport('version-precision', 'values.version', 'version has patch precision: "1.4" is too short.', report({}, { version: '1.4' }));
   badReport('version-leading-zero', 'values.otp_version', 'Version parts have no leading zeros.', report({}, { otp_version: '026' }));
+  badReport('values-proto-key', '', 'A "__proto__" member in values carrying free text. Some JSON schema libraries skip such keys without checking them; the verifier must not accept a payload it cannot represent exactly.',
+    report({}, { ['__proto__']: { hostname: 'db1.example.org' } }));
+  badReport('top-level-proto-key', '__proto__', 'A "__proto__" member in the report: an unknown member like any other.', report({ ['__proto__']: { hostname: 'db1.example.org' } }));
   badReport('features-unsorted', 'values.features[1]', 'Features must be sorted.', report({}, { features: ['sso', 'notifications'] }));
   badReport('features-duplicate', 'values.features[1]', 'Features must be unique.', report({}, { features: ['sso', 'sso'] }));
   badReport('features-not-in-vocabulary', 'values.features[0]', 'A feature outside the declared vocabulary.', report({}, { features: ['telemetry'] }));
