@@ -162,7 +162,7 @@ export function createRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
 
   router.get('/healthz', (ctx) => {
     const s = store.stats();
-    ctx.body = { status: 'ok', reports: s.reports, bytes: s.bytes };
+    ctx.body = { ok: true, reports: s.reports, bytes: s.bytes };
   });
 
   router.get('/metrics', (ctx) => {

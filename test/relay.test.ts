@@ -295,7 +295,7 @@ describe('operators', () => {
     await postReport(url, installation(90).report(1));
     await postReport(url, '{}');
     const h = await request(`${url}/healthz`);
-    expect([h.status, h.json.status, h.json.reports]).toEqual([200, 'ok', 1]);
+    expect([h.status, h.json.ok, h.json.reports]).toEqual([200, true, 1]);
     const m = await request(`${url}/metrics`);
     expect(m.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(m.text).toMatch(/relay_reports_received_total\{outcome="accepted"\} 1/);
