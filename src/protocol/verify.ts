@@ -167,8 +167,9 @@ function checkUnsafe(bytes: Uint8Array, opts: VerifyOptions): Checked | VerifyFa
 
   // keyid is unsigned and never trusted; one that is not the payload's key is refused so it
   // cannot carry anything (a hostname, say) past a verifier that only checks the signature.
+  // Absent or "" (what some DSSE libraries write for "no keyid") is fine.
   const keyid = envelope.signatures[0]!.keyid;
-  if (keyid !== undefined && keyid !== report.key) return fail('bad_signature', 'keyid is not the key in the payload');
+  if (keyid !== undefined && keyid !== '' && keyid !== report.key) return fail('bad_signature', 'keyid is not the key in the payload');
   const publicKey = fromBase64Url(report.key)!;
   return { ok: true, report, envelope, payload, signature, signed: pae(envelope.payloadType, payload), publicKey };
 }

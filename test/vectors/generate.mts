@@ -161,6 +161,7 @@ export function buildVectors(): { valid: ValidVector[]; invalid: InvalidVector[]
   ok('edge-values', 'Top and bottom of a ladder, the "other" category, the largest seq, version parts at their bounds, an empty feature set.',
     text(envelope(edges)), edges);
   ok('no-keyid', 'keyid is optional (DSSE); the key that counts is the one in the payload.', text(envelope(r0, { keyid: null })), r0);
+  ok('empty-keyid', 'keyid "" is the same as no keyid (some DSSE libraries always write the member).', text(envelope(r0, { keyid: '' })), r0);
   ok('outer-whitespace-and-key-order', 'The envelope JSON itself is not canonical: any whitespace and member order is fine. Only the payload bytes are signed.',
     `{\n  "signatures" : [ { "sig" : "${sigOf(e0)}", "keyid" : "${KEY_A}" } ],\n  "payload" : "${e0.payload}",\n  "payloadType" : "${PAYLOAD_TYPE}"\n}\n`, r0);
   ok('exactly-16KiB', 'Padded with trailing spaces to exactly 16384 bytes: the size limit is inclusive.', t0.padEnd(16384, ' '), r0);
