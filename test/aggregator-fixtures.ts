@@ -1,14 +1,15 @@
 /** Shared by the aggregator tests: signed reports from fresh keys, temp dirs, a running aggregator. */
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAggregator, type AggregatorDeps } from '../aggregator/index.js';
 import type { AggregatorConfigInput } from '../aggregator/config.js';
 import { loadManifestFile } from '../src/manifests.js';
-import { toBase64Url } from '../src/protocol/base64.js';
-import { envelopeJson, generateKeyPair, signPayload, signReport, type KeyPair } from '../src/protocol/envelope.js';
+import { toBase64, toBase64Url } from '../src/protocol/base64.js';
+import { envelopeJson, pae, signPayload, type KeyPair } from '../src/protocol/envelope.js';
 import { canonicalBytes } from '../src/protocol/canonical.js';
-import { buildReport, PAYLOAD_TYPE, type Report } from '../src/protocol/report.js';
+import { buildReport, PAYLOAD_TYPE, reportBytes, type Report } from '../src/protocol/report.js';
 
 export const MANIFEST = loadManifestFile('config/products/operately.json');
 export const EXAMPLE = JSON.parse(readFileSync('config/examples/operately.json', 'utf8')) as Record<string, unknown>;
@@ -21,14 +22,29 @@ export function testClock(start = T0) {
   return c;
 }
 
+/**
+ * A fresh Ed25519 identity that signs like `signReport`, but with node:crypto: tweetnacl
+ * costs ~15 ms per key and signature here, too slow for hundreds of installations.
+ * (Ed25519 is deterministic; a test checks the bytes equal signReport's.)
+ */
 export class Installation {
-  readonly keys: KeyPair = generateKeyPair();
-  readonly key = toBase64Url(this.keys.publicKey);
+  readonly keys: KeyPair;
+  readonly key: string;
+  private readonly privateKey: KeyObject;
+  constructor() {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    this.privateKey = privateKey;
+    const seed = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(16));
+    this.keys = { seed, publicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12)) };
+    this.key = toBase64Url(this.keys.publicKey);
+  }
   report(seq: number, now = T0, exact: Record<string, unknown> = EXAMPLE): Report {
     return buildReport(MANIFEST, exact, { key: this.key, seq, now });
   }
   envelope(seq: number, now = T0, exact?: Record<string, unknown>): string {
-    return envelopeJson(signReport(this.report(seq, now, exact), this.keys));
+    const payload = reportBytes(this.report(seq, now, exact));
+    const sig = sign(null, pae(PAYLOAD_TYPE, payload), this.privateKey);
+    return envelopeJson({ payloadType: PAYLOAD_TYPE, payload: toBase64(payload), signatures: [{ keyid: this.key, sig: toBase64(sig) }] });
   }
   /** Signs any report-shaped object, bypassing buildReport's checks (for hostile input). */
   signRaw(report: Record<string, unknown>, payloadType = PAYLOAD_TYPE): string {

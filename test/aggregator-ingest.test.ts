@@ -40,6 +40,11 @@ const batch = (reports: unknown[]) => post(`${url}/v1/reports/batch`, JSON.strin
 const rows = (key: string) => ctx.agg.store.db.prepare('SELECT period, seq, values_json FROM reports WHERE key = ? ORDER BY period').all(key) as { period: string; seq: number; values_json: string }[];
 
 describe('POST /v1/reports', () => {
+  it('test installations sign exactly as the library does', () => {
+    const inst = new Installation();
+    expect(inst.envelope(3)).toBe(envelopeJson(signReport(inst.report(3), inst.keys)));
+  });
+
   it('accepts a signed report (202) and acknowledges a byte-identical resend as a duplicate', async () => {
     const inst = new Installation();
     const env = inst.envelope(1);
