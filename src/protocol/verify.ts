@@ -113,6 +113,9 @@ export function hasDuplicateKey(text: string): boolean {
 /** All checks except the signature itself. */
 export function checkEnvelope(input: Uint8Array | string, opts: VerifyOptions): Checked | VerifyFailure {
   try {
+    // A UTF-8 encoding is never shorter than the string's UTF-16 length: refuse huge strings before encoding them.
+    if (typeof input === 'string' && input.length > MAX_ENVELOPE_BYTES)
+      return fail('too_large', `envelope is over ${MAX_ENVELOPE_BYTES} bytes`);
     return checkUnsafe(typeof input === 'string' ? new TextEncoder().encode(input) : input, opts);
   } catch (e) {
     // Unreachable by design; a verifier must still never throw into its caller.
@@ -210,10 +213,8 @@ export function ed25519VerifyAsync(publicKey: Uint8Array, message: Uint8Array, s
   });
 }
 
-const BAD_SIGNATURE = fail('bad_signature', 'the signature does not verify against the key in the payload');
-
 function done(c: Checked, ok: boolean): VerifyResult {
-  if (!ok) return BAD_SIGNATURE;
+  if (!ok) return fail('bad_signature', 'the signature does not verify against the key in the payload');
   return { ok: true, report: c.report, envelope: c.envelope, payload: c.payload, signature: c.signature };
 }
 
