@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY, Installation, T0, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
+import { createBeacon, type Beacon } from '../src/beacon/index.js';
+import { DAY, EXAMPLE, Installation, MANIFEST, T0, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -36,7 +38,7 @@ function wellKnown(envelope: string): Handler {
 
 const tmp = tempDir('agg-crawl');
 const time = testClock();
-const installs = Array.from({ length: 50 }, () => new Installation());
+let beacons: Beacon[] = [];
 let healthy: { url: string; hits: string[] }[] = [];
 const hostile: Record<string, string> = {}; // url -> expected error code
 let closedPort = '';
@@ -63,8 +65,24 @@ const endless = (res: http.ServerResponse) => {
   pump();
 };
 
+/** A real installation: a koa app embedding the library, its report built once at T0. */
+async function installationApp(i: number): Promise<{ beacon: Beacon; server: { url: string; hits: string[] } }> {
+  const beacon = createBeacon({
+    product: MANIFEST, stateDir: join(tmp.path, `inst-${i}`), collect: () => ({ ...EXAMPLE, users: i * 7 }),
+    clock: () => T0, targets: [], env: {}, logger: () => {},
+  });
+  const run = await beacon.runOnce();
+  if (!run.ok) throw new Error(`installation ${i}: ${JSON.stringify(run)}`);
+  const app = new Koa();
+  app.use(beacon.middleware());
+  const handle = app.callback();
+  return { beacon, server: await serve((req, res) => void handle(req, res)) };
+}
+
 beforeAll(async () => {
-  healthy = await Promise.all(installs.map((i) => serve(wellKnown(i.envelope(1)))));
+  const apps = await Promise.all(Array.from({ length: 50 }, (_, i) => installationApp(i)));
+  beacons = apps.map((a) => a.beacon);
+  healthy = apps.map((a) => a.server);
   const other = await serve(wellKnown(new Installation().envelope(1)));
   const slowTimers: NodeJS.Timeout[] = [];
   const add = async (code: string, h: Handler) => { hostile[(await serve(h)).url] = code; };
@@ -96,6 +114,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(beacons.map((b) => b.stop()));
   for (const s of servers) s.closeAllConnections();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   tmp.remove();
@@ -111,7 +130,7 @@ describe('crawl', () => {
       const first = await agg.crawlOnce();
       expect(first).toMatchObject({ targets: targets.length, ok: 50, failed: Object.keys(hostile).length });
       const keys = agg.store.db.prepare('SELECT key FROM reports').all().map((r: any) => r.key).sort();
-      expect(keys).toEqual(installs.map((i) => i.key).sort());
+      expect(keys).toEqual(beacons.map((b) => b.status().publicKey).sort());
       for (const [url, code] of Object.entries(hostile)) {
         expect(agg.store.target(url), url).toMatchObject({ state: 'down', failures: 1, last_error_code: code, next_due: T0 + 60_000 });
       }
