@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ProductId } from '../src/protocol/manifest.js';
 import { MAX_ENVELOPE_BYTES } from '../src/protocol/envelope.js';
 import { BeaconError } from '../src/protocol/errors.js';
+import { DEFAULT_TOTALS_CONFIG, TotalsConfigSchema } from './totals/config.js';
 
 const Url = z.string().max(2048).url();
 const Ms = (max: number) => z.number().int().min(1).max(max);
@@ -70,6 +71,8 @@ export const AggregatorConfigSchema = z.strictObject({
   crawl: CrawlConfigSchema.default(CrawlConfigSchema.parse({})),
   relays: z.array(z.strictObject({ url: Url })).max(1000).default([]),
   targets: z.array(Url).max(100_000).default([]),
+  /** Public totals: threshold k, optional Laplace noise (epsilon), signing key path. */
+  totals: TotalsConfigSchema.default(DEFAULT_TOTALS_CONFIG),
 });
 
 export type AggregatorConfig = z.infer<typeof AggregatorConfigSchema>;

@@ -20,6 +20,7 @@ import { Ingestor } from './ingest.js';
 import { aggregatorMetrics } from './metrics.js';
 import { RateLimiter } from './ratelimit.js';
 import { Store } from './store.js';
+import { createTotals } from './totals/index.js';
 
 export interface AggregatorDeps {
   clock?: Clock;
@@ -59,6 +60,9 @@ export function createAggregator(input: AggregatorConfig | AggregatorConfigInput
   });
   const limiter = new RateLimiter(config.rateLimit, clock);
   const { app, router } = createApp({ config, store, ingest, crawler, limiter, metrics, log, clock });
+  const totals = createTotals({
+    config: config.totals, dbPath: config.dbPath, periodWindowDays: config.periodWindowDays, store, manifests, clock, log, router,
+  });
 
   for (const [urls, kind] of [[config.targets, 'wellknown'], [config.relays.map((r) => r.url), 'relay']] as const) {
     for (const raw of urls) {
@@ -83,6 +87,7 @@ export function createAggregator(input: AggregatorConfig | AggregatorConfigInput
     crawler,
     metrics,
     manifests,
+    totals,
     crawlOnce: (): Promise<CrawlSummary> => crawler.crawlOnce(),
     retentionOnce,
 

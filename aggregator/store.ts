@@ -40,11 +40,15 @@ export interface TargetRow {
 /** Run inside the retention transaction; the totals side can fold old rows into aggregates here. */
 export type RetentionHook = (db: Db, cutoffDay: string) => void;
 
+/** Run inside each commit transaction after its reports are written (the totals fold them in). */
+export type CommitHook = (db: Db) => void;
+
 interface InstallationRow { last_seq: number }
 interface ReportRow { seq: number; digest: Buffer | null }
 
 export class Store {
   readonly retentionHooks: RetentionHook[] = [];
+  readonly commitHooks: CommitHook[] = [];
   private readonly s;
 
   constructor(readonly db: Db, readonly path: string) {
@@ -84,7 +88,11 @@ export class Store {
 
   /** One transaction for a whole group of candidates, decided in order. */
   commit(items: readonly Candidate[], today: string): CommitOutcome[] {
-    return this.db.transaction(() => items.map((c) => this.commitOne(c, today)))();
+    return this.db.transaction(() => {
+      const outcomes = items.map((c) => this.commitOne(c, today));
+      for (const hook of this.commitHooks) hook(this.db);
+      return outcomes;
+    })();
   }
 
   private commitOne(c: Candidate, today: string): CommitOutcome {
