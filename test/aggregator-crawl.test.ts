@@ -212,6 +212,21 @@ describe('crawl', () => {
     }
   });
 
+  it('startSchedules crawls due targets on the node-cron schedule', async () => {
+    const target = healthy[0]!.url;
+    const { agg } = await startAggregator(
+      { ...crawlConfig({ schedule: '* * * * * *' }), dbPath: join(tmp.path, 'cron.db'), targets: [target] }, { clock: time.clock });
+    try {
+      expect(agg.store.target(target)!.state).toBe('new');
+      agg.startSchedules();
+      for (let i = 0; i < 60 && agg.store.target(target)!.state === 'new'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(agg.store.target(target)!.state).toBe('up');
+      expect(agg.store.counts().reports).toBe(1);
+    } finally {
+      await agg.close();
+    }
+  });
+
   it('refuses loopback, private and link-local targets unless allowed, resolving names too', async () => {
     const inst = new Installation();
     const good = await serve(wellKnown(inst.envelope(1)));
