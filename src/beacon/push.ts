@@ -38,8 +38,10 @@ export async function pushEnvelope(fetchFn: FetchLike, target: string, body: str
       body,
       signal: AbortSignal.any(signals),
     });
-    // Drain the body so the connection can be reused; its content does not matter here.
-    await (res as { arrayBuffer?: () => Promise<unknown> }).arrayBuffer?.().catch(() => {});
+    // The answer's body does not matter here: discard it unread. Draining it would let a
+    // receiver stream gigabytes into the host's memory until the timeout.
+    const answer = (res as { body?: { cancel?: () => Promise<unknown> } | null }).body;
+    await answer?.cancel?.().catch(() => {});
     const status = res.status;
     if (status >= 200 && status < 300) return { kind: 'delivered', status };
     if (status === 408 || status === 425 || status === 429 || status >= 500) {

@@ -1,0 +1,72 @@
+/**
+ * Hostile and careless conditions for the installation library, through its exported API
+ * with real sockets on 127.0.0.1: receivers that misbehave, a clock that jumps, a state
+ * directory shared by two beacons, option values that break timers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBeacon, type Beacon, type BeaconOptions } from '../src/index.js';
+import { exactValues, operately, tempDir, testClock } from './helpers/index.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+function beacon(opts: Partial<BeaconOptions> & { stateDir?: string } = {}): Beacon {
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const b = createBeacon({
+    product: operately,
+    stateDir: tmp.dir,
+    collect: () => exactValues(),
+    clock: testClock('2026-12-03T15:30:00Z'),
+    random: () => 0,
+    logger: () => {},
+    env: {},
+    ...opts,
+  });
+  cleanups.push(() => b.stop());
+  return b;
+}
+
+describe('a receiver that answers with an endless body', () => {
+  it('is not read into the host\'s memory: the push ends without consuming it', async () => {
+    const MB = 1 << 20;
+    const LIMIT = 96 * MB; // bounded loop; the client must stop long before this
+    let written = 0;
+    let finished = false;
+    const { url } = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(202, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(MB, 0x61);
+        const pump = () => {
+          while (written < LIMIT) {
+            written += chunk.length;
+            if (!res.write(chunk)) { res.once('drain', pump); return; }
+          }
+          finished = true;
+          res.end();
+        };
+        pump();
+      });
+    });
+    const b = beacon({ targets: [url], timeoutMs: 60_000 });
+    const r = await b.runOnce();
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.deliveries.map((d) => d.outcome)).toEqual(['delivered']);
+    expect(finished).toBe(false);
+    expect(written).toBeLessThan(LIMIT);
+  });
+});
+
