@@ -70,3 +70,25 @@ describe('a receiver that answers with an endless body', () => {
   });
 });
 
+describe('a receiver that redirects', () => {
+  it('does not make the beacon POST its report to a host the admin never configured', async () => {
+    const elsewhere: string[] = [];
+    const other = await serve((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(202).end();
+    });
+    const { url } = await serve((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `${other.url}/collect` }).end();
+    });
+    const b = beacon({ targets: [url] });
+    const r = await b.runOnce();
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.deliveries).toHaveLength(1);
+    expect(r.deliveries[0]!.outcome).not.toBe('delivered');
+    expect(elsewhere).toEqual([]);
+  });
+});
+

@@ -1,9 +1,9 @@
 /**
  * One push of one envelope to one target, classified so the outbox knows what to do:
- * delivered (2xx), permanent (4xx: the receiver will never take it, so retrying is noise),
+ * delivered (2xx), permanent (3xx, 4xx: the receiver will never take it, so retrying is noise),
  * or retry (5xx, 408/429, network errors, timeouts).
  */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{ status: number; headers: { get(name: string): string | null } }>;
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; headers: { get(name: string): string | null } }>;
 
 export type PushOutcome =
   | { kind: 'delivered'; status: number }
@@ -37,6 +37,9 @@ export async function pushEnvelope(fetchFn: FetchLike, target: string, body: str
       headers: { 'content-type': 'application/json' },
       body,
       signal: AbortSignal.any(signals),
+      // Never follow: a redirect would carry the report (and the host's address) to a
+      // server the admin did not configure. A 3xx is answered like a 4xx: fix the target.
+      redirect: 'manual',
     });
     // The answer's body does not matter here: discard it unread. Draining it would let a
     // receiver stream gigabytes into the host's memory until the timeout.
