@@ -74,18 +74,32 @@ export function loadOrCreateKey(path: string): KeyPair {
   return existsSync(path) ? readKeyFile(path) : createKeyFile(path);
 }
 
-/** A persisted, strictly increasing counter: `next()` is durable before it returns. */
+/**
+ * A persisted, strictly increasing counter: `next()` is durable before it returns. The file is
+ * re-read each time, so another counter on the same file (an overlapping restart, a second
+ * instance) is never answered with a seq it already used.
+ */
 export class SeqCounter {
   private last: number;
   constructor(private readonly path: string) {
-    this.last = existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) : 0;
+    this.last = this.read();
     if (!Number.isSafeInteger(this.last) || this.last < 0) throw new BeaconError('bad_state', `sequence file ${path} is corrupt`);
   }
+  private read(): number {
+    return existsSync(this.path) ? Number(readFileSync(this.path, 'utf8').trim()) : 0;
+  }
   current(): number {
+    let onDisk = NaN;
+    try {
+      onDisk = this.read();
+    } catch {
+      /* unreadable now: keep what we know */
+    }
+    if (Number.isSafeInteger(onDisk) && onDisk > this.last) this.last = onDisk;
     return this.last;
   }
   next(): number {
-    const seq = this.last + 1;
+    const seq = this.current() + 1;
     writeFileDurable(this.path, `${seq}\n`);
     this.last = seq;
     return seq;

@@ -92,3 +92,27 @@ describe('a receiver that redirects', () => {
   });
 });
 
+describe('two beacons on one state directory (a restart that overlaps the old instance)', () => {
+  it('never signs two reports with the same seq', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const clock = testClock('2026-12-03T15:30:00Z');
+    const make = () => beacon({ stateDir: tmp.dir, clock, mode: 'local' });
+    const a = make();
+    const b = make();
+    const seqs: number[] = [];
+    for (const x of [a, b, a, b]) {
+      const r = await x.runOnce();
+      expect(r.ok).toBe(true);
+      if (r.ok) seqs.push(r.report.seq);
+    }
+    // Strictly increasing across both instances, and the preview agrees with what is signed next.
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    const p = await a.preview();
+    const r = await b.runOnce();
+    expect(p.ok && r.ok).toBe(true);
+    if (p.ok && r.ok) expect(p.report.seq).toBe(r.report.seq);
+  });
+});
+

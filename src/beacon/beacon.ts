@@ -198,11 +198,13 @@ export function createBeacon(options: BeaconOptions): Beacon {
     }
     const built = await build(l);
     if ('ok' in built) return built;
-    const { report } = built;
+    let { report } = built;
     let json: string;
     let envelope: Envelope;
     try {
-      l.state.seq.next(); // durable before anything is signed with it
+      const seq = l.state.seq.next(); // durable before anything is signed with it
+      // Another beacon on this state directory may have used the seq we built with.
+      if (seq !== report.seq) report = { ...report, seq };
       envelope = signReport(report, l.state.keys);
       json = envelopeJson(envelope);
       l.state.writeCurrent(json);
