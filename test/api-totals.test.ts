@@ -14,7 +14,7 @@ import { addDays, dayOf, dayStart } from '../src/protocol/time.js';
 import { ed25519Verify } from '../src/protocol/verify.js';
 import type { Series, Totals } from '../aggregator/totals/schema.js';
 import { Installation, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
-import { checkAgainstTruth, installationArb, type Inst } from './totals-truth.js';
+import { checkAgainstTruth, installationArb, parseCsv, type Inst } from './totals-truth.js';
 
 const K = 5;
 
@@ -39,21 +39,6 @@ function openApiValidator(doc: any) {
   };
 }
 
-/** Parses the CSV the API serves (RFC 4180; CRLF; quotes doubled). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(cur); cur = ''; } else if (ch === '\r' && text[i + 1] === '\n') { row.push(cur); rows.push(row); row = []; cur = ''; i++; } else cur += ch;
-  }
-  return rows;
-}
 
 const daysBetween = (a: string, b: string) => Math.round((dayStart(b) - dayStart(a)) / 86_400_000);
 

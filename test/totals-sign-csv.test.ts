@@ -14,6 +14,7 @@ import { totalsCsv, TOTALS_CSV_HEADER } from '../aggregator/totals/csv.js';
 import { TOTALS_PAYLOAD_TYPE, type Totals } from '../aggregator/totals/schema.js';
 import { loadTotalsSigner } from '../aggregator/totals/sign.js';
 import { parsePeriod } from '../aggregator/totals/windows.js';
+import { parseCsv } from './totals-truth.js';
 
 const MANIFEST = loadManifestFile('config/products/operately.json');
 const WEEK = parsePeriod('week', '2026-W49')!;
@@ -33,21 +34,6 @@ function sampleTotals(n: number, seed: number): Totals {
   return publishTotals(countReports(reports, WEEK), MANIFEST, WEEK, { k: 5, complete: true });
 }
 
-/** A small RFC 4180 reader (quoted fields, doubled quotes). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(cur); cur = ''; } else if (ch === '\r' && text[i + 1] === '\n') { row.push(cur); rows.push(row); row = []; cur = ''; i++; } else cur += ch;
-  }
-  return rows;
-}
 
 describe('signed totals', () => {
   it('a DSSE envelope over the canonical document verifies with the published key, and tampering breaks it', () => {

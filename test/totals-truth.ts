@@ -112,3 +112,19 @@ export function checkAgainstTruth(t: Totals, insts: Inst[], k: number) {
   for (const v of published) expect(v).toBeGreaterThanOrEqual(k);
 }
 
+
+/** A small RFC 4180 reader (quoted fields, doubled quotes). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(cur); cur = ''; } else if (ch === '\r' && text[i + 1] === '\n') { row.push(cur); rows.push(row); row = []; cur = ''; i++; } else cur += ch;
+  }
+  return rows;
+}

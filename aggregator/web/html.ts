@@ -28,10 +28,10 @@ p{margin:.4rem 0}
 a{color:var(--accent)}
 .muted{color:var(--muted)}
 .small{font-size:.875rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,24rem),1fr));gap:1rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:1rem;min-width:0}
 .stats{display:flex;flex-wrap:wrap;gap:1rem 2rem;margin:.75rem 0}
-.stat b{display:block;font-size:1.9rem;line-height:1.1}
+.stat b{display:block;font-size:2rem;line-height:1.1}
 .stat span{color:var(--muted);font-size:.875rem}
 nav.windows{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}
 nav.windows a,nav.windows strong{padding:.3rem .7rem;border:1px solid var(--line);border-radius:999px;text-decoration:none;background:var(--card)}
@@ -46,6 +46,9 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.35rem;vertical-align:-1px}
 dl.fields dt{font-weight:600;margin-top:.75rem}
 dl.fields dd{margin:0 0 0 0}
+dl.fields dd code{white-space:nowrap}
+.card h3+p{margin-top:.25rem}
+.card p.small{margin:.15rem 0}
 code{background:#eef1f5;padding:0 .25rem;border-radius:3px;font-size:.9em;overflow-wrap:anywhere}
 .notice{background:#fff7e6;border:1px solid #f3d49b;border-radius:.5rem;padding:.75rem 1rem}
 footer{max-width:60rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-size:.85rem}

@@ -101,13 +101,18 @@ ${chooser(p)}`;
       const spec = m.fields[f.name];
       const optional = spec?.optional === true;
       const unit = f.kind === 'features' ? 'installations with each feature' : optional ? 'installations per value, and those that did not report it' : 'installations per value';
-      return `<section class="card"><h3><code>${esc(f.name)}</code></h3><p class="small muted">${esc(spec?.description ?? '')} <br>${esc(unit)}.</p>${barChart(`f${i}`, `${f.name}: ${unit}`, fieldRows(f, optional), n)}</section>`;
+      // Nobody sent it: one line instead of a chart of empty cells (the absent count is published).
+      const chart = f.absent?.count === n
+        ? `<p class="notice small">No installation reported <code>${esc(f.name)}</code> in this ${esc(t.window)}.</p>`
+        : barChart(`f${i}`, `${f.name}: ${unit}`, fieldRows(f, optional), n);
+      return `<section class="card"><h3><code>${esc(f.name)}</code></h3><p class="small">${esc(spec?.description ?? '')}</p>${f.absent?.count === n ? '' : `<p class="small muted">${esc(unit)}:</p>`}${chart}</section>`;
     });
-    const adoption = p.adoption && p.adoption.points.length > 1 ? (() => {
+    const adoption = p.adoption && p.adoption.points.length > 1 && p.adoption.points.some((x) => !x.belowThreshold) ? (() => {
       const { svg, legend } = adoptionChart('adoption', p.adoption);
-      return `<h2>Version adoption</h2><p class="small muted">Share of installations per <code>${esc(p.adoption.field)}</code>, ${esc(p.adoption.from)} to ${esc(p.adoption.to)}.</p><div class="card">${svg}${legend}</div>`;
+      return `<h2>Version adoption</h2><p class="small muted">Share of installations per <code>${esc(p.adoption.field)}</code>, ${esc(p.adoption.from)} to ${esc(p.adoption.to)}. <a href="/api/v1/products/${esc(encodeURIComponent(m.product))}/series?field=${esc(p.adoption.field)}&amp;window=${p.adoption.window}&amp;from=${esc(p.adoption.from)}&amp;to=${esc(p.adoption.to)}&amp;format=csv">CSV</a></p><div class="card">${svg}${legend}</div>`;
     })() : '';
-    body = `<div class="stats">${stat(n, 'installations', t.k)}${stat(t.established, 'established (first seen 7+ days before the window ended)', t.k)}</div>
+    body = `<div class="stats">${stat(n, 'installations', t.k)}${stat(t.established, 'established', t.k)}</div>
+<p class="small muted"><em>Established</em>: first seen at least 7 days before the window ended, so a burst of new keys cannot move it.</p>
 <p class="small muted">Cells with fewer than ${esc(t.k)} installations are shown as <em>suppressed</em>, and so is the next smallest cell where a suppressed one could otherwise be worked out by subtraction.${t.noise ? ` Counts carry Laplace noise (ε = ${esc(t.noise.epsilon)}).` : ''}</p>
 ${adoption}
 <h2>By field</h2>

@@ -36,7 +36,13 @@ export function mountDashboard(router: Router, service: TotalsService, maxAgeSec
     const versionField = Object.hasOwn(manifest.fields, 'version') && manifest.fields.version!.kind === 'version'
       ? 'version' : Object.entries(manifest.fields).find(([, s]) => s.kind === 'version')?.[0];
     const first = windowsEndingWith(window, DEFAULT_SERIES_LENGTH)[0]!;
-    const adoption = versionField ? service.series(manifest.product, versionField, kind, first.period, window.period) : null;
+    let adoption = versionField ? service.series(manifest.product, versionField, kind, first.period, window.period) : null;
+    // Periods before the product had k installations would only be empty columns.
+    if (adoption) {
+      const start = adoption.points.findIndex((x) => !x.belowThreshold);
+      const points = adoption.points.slice(start < 0 ? 0 : Math.min(start, adoption.points.length - 2));
+      adoption = { ...adoption, points, from: points[0]!.period };
+    }
     return renderProduct({ manifest, totals, window, latest: service.latestPeriods(), adoption });
   }));
 }

@@ -1,0 +1,130 @@
+/**
+ * The dashboard in a real browser: headless Chromium (Debian's package) with JavaScript
+ * off at phone width, against a real aggregator on 127.0.0.1 holding five weeks of reports.
+ */
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Installation, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = 'test/artifacts';
+
+function pick<T>(list: readonly T[], i: number, salt: number): T {
+  return list[(i * 7 + salt * 13 + ((i * i) % 5)) % list.length]!;
+}
+
+describe('dashboard', () => {
+  const tmp = tempDir('dashboard');
+  const clock = testClock(Date.parse('2026-11-05T12:00:00Z'));
+  let base = '';
+  let browser: Browser;
+  let close: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const { agg, url } = await startAggregator({ dbPath: `${tmp.path}/agg.db` }, { clock: clock.clock });
+    base = url;
+    close = () => agg.close();
+    const insts = Array.from({ length: 140 }, () => new Installation());
+    for (let w = 0; w < 5; w++) {
+      const active = insts.slice(0, 60 + 20 * w);
+      const reports = active.map((inst, i) => JSON.parse(inst.envelope(w + 1, clock.now, {
+        version: i < 25 * w ? '1.5.0' : i % 9 === 0 ? '1.3.2' : '1.4.2',
+        elixir_version: pick(['1.16.3', '1.17.2', '1.16.3'], i, 1),
+        otp_version: pick(['26.2.5', '27.0.1', '26.2.5'], i, 2),
+        os: pick(['linux', 'linux', 'linux', 'linux', 'linux', 'darwin', 'linux', 'freebsd'], i, 3),
+        architecture: pick(['x86_64', 'x86_64', 'arm64'], i, 4),
+        deployment_type: pick(['docker', 'docker', 'source', 'binary', 'docker'], i, 5),
+        users: pick([3, 8, 25, 37, 120, 400, 2000], i, 6),
+        projects: i % 3 === 0 ? undefined : pick([0, 4, 30, 90], i, 7),
+        db_size_mb: i % 4 === 0 ? undefined : pick([200, 900, 3000, 40_000], i, 8),
+        features: i % 2 === 0 ? undefined : pick([['sso'], ['notifications'], ['notifications', 'sso'], ['ai_features', 'notifications']], i, 9),
+      })));
+      expect((await post(`${url}/v1/reports/batch`, JSON.stringify({ reports }))).json.accepted).toBe(active.length);
+      clock.now += 7 * 86_400_000;
+    }
+    clock.now = Date.parse('2026-12-07T10:00:00Z'); // W49 is the latest complete week
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await close();
+    tmp.remove();
+  });
+
+  const openPage = async (path: string) => {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const res = await page.goto(base + path);
+    return { context, page, res, requests };
+  };
+
+  it('GET /p/operately shows the count, a chart per field, suppressed cells and what is collected, at phone width without JavaScript', async () => {
+    const { context, page, res, requests } = await openPage('/p/operately');
+    expect(res?.status()).toBe(200);
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('Operately');
+    expect(text).toContain('Week 2026-W49');
+    expect(text).toMatch(/140\s+installations/);
+    for (const field of ['version', 'os', 'deployment_type', 'users', 'db_size_mb', 'features']) expect(text).toContain(field);
+    expect(text).toContain('Version adoption');
+    expect(text).toContain('What is collected');
+    expect(text).toContain('Deliberately not collected');
+    expect(text).toContain('installation_id');
+    // freebsd has fewer than k installations: its bar says so instead of a number.
+    expect(await page.locator('svg text', { hasText: 'suppressed' }).count()).toBeGreaterThan(0);
+    // A chart per reported field plus the adoption chart; fields nobody sent say so in one line.
+    expect(await page.locator('svg').count()).toBe(1 + 13 - 3);
+    expect(text).toContain('No installation reported goals in this week.');
+    // Nothing wider than the phone: no horizontal scrolling.
+    const widths = await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]') as number[];
+    expect(widths[0]).toBeLessThanOrEqual(widths[1]!);
+    // No external assets and no scripts.
+    expect(requests.every((u) => u.startsWith(base))).toBe(true);
+    expect(await page.locator('script').count()).toBe(0);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-operately.png`, fullPage: true });
+    await context.close();
+  });
+
+  it('the window chooser works as plain links and a GET form', async () => {
+    const { context, page } = await openPage('/p/operately');
+    await page.getByRole('link', { name: 'Month' }).click();
+    expect(new URL(page.url()).searchParams.get('period')).toBe('2026-11');
+    expect(await page.locator('body').innerText()).toContain('Month 2026-11');
+    await page.selectOption('select[name=window]', 'week');
+    await page.fill('input[name=period]', '2026-W46');
+    await page.getByRole('button', { name: 'Show' }).click();
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('Week 2026-W46');
+    expect(text).toMatch(/80\s+installations/);
+    await context.close();
+  });
+
+  it('GET / lists the products with headline numbers; bad input gets an HTML error page', async () => {
+    const { context, page } = await openPage('/');
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('Community totals');
+    expect(text).toContain('Operately');
+    expect(text).toMatch(/140\s+installations/);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-home.png`, fullPage: true });
+    const bad = await page.goto(`${base}/p/operately?window=week&period=2026-W99`);
+    expect(bad?.status()).toBe(400);
+    expect(await page.locator('h1').innerText()).toBe('Bad request');
+    const missing = await page.goto(`${base}/p/nosuch`);
+    expect(missing?.status()).toBe(404);
+    await context.close();
+  });
+
+  it('escapes what it renders', async () => {
+    const res = await fetch(`${base}/p/operately?window=week&period=%3Cscript%3E`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).not.toContain('<script>');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+  });
+});
