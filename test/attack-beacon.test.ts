@@ -116,3 +116,33 @@ describe('two beacons on one state directory (a restart that overlaps the old in
   });
 });
 
+describe('a clock that jumps forward and comes back', () => {
+  it('keeps reporting on schedule once the clock is right again', async () => {
+    const clock = testClock('2026-12-03T15:30:00Z');
+    const b = beacon({ clock, mode: 'local', schedule: '0 16 * * *' });
+    clock.set('2036-12-03T16:00:30Z'); // a bad NTP answer, or a dead RTC battery, for one run
+    expect((await b.tick()).ran).toBe(true);
+    clock.set('2026-12-04T15:00:00Z'); // corrected
+    expect((await b.tick()).ran).toBe(false);
+    expect(b.status().nextRun).toBe('2026-12-04T16:00:00.000Z');
+    clock.set('2026-12-04T16:00:30Z');
+    const t = await b.tick();
+    expect(t.ran).toBe(true);
+    expect(t.run?.ok && t.run.report.period).toBe('2026-12-04');
+    expect(b.status().nextRun).toBe('2026-12-05T16:00:00.000Z');
+  });
+
+  it('also after a restart that reads the future lastRun from disk', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const clock = testClock('2026-12-03T15:30:00Z');
+    const first = beacon({ stateDir: tmp.dir, clock, mode: 'local', schedule: '0 16 * * *' });
+    clock.set('2036-12-03T16:00:30Z');
+    expect((await first.tick()).ran).toBe(true);
+    await first.stop();
+    clock.set('2026-12-04T15:00:00Z');
+    const second = beacon({ stateDir: tmp.dir, clock, mode: 'local', schedule: '0 16 * * *' });
+    expect(second.status().nextRun).toBe('2026-12-04T16:00:00.000Z');
+  });
+});
+

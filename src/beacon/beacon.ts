@@ -96,6 +96,11 @@ interface Live {
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 500);
 const codeOf = (e: unknown, fallback: string) => (e instanceof BeaconError ? e.code : fallback);
+/**
+ * The last run, unless it lies more than an hour ahead of `now`: then the clock had jumped
+ * ahead when it ran, and scheduling from it would stop reports until the clock caught up.
+ */
+const lastRunBefore = (s: ScheduleState, now: number) => (s.lastRun !== undefined && s.lastRun - now <= 3_600_000 ? s.lastRun : undefined);
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 export function createBeacon(options: BeaconOptions): Beacon {
@@ -143,7 +148,7 @@ export function createBeacon(options: BeaconOptions): Beacon {
       // Reports queued for a target the host no longer configures are not sent there.
       for (const e of outbox?.list() ?? []) if (!cfg.targets.includes(e.target)) outbox!.remove(e);
       // A run missed while the app was down happens at once; a first start waits for the schedule.
-      const nextRun = schedule.nextAfter(scheduleState.lastRun ?? clock());
+      const nextRun = schedule.nextAfter(lastRunBefore(scheduleState, clock()) ?? clock());
       live = { state, schedule, scheduleState, nextRun, outbox, deliveries: state.readDeliveries(), current: state.readCurrent() };
       if (lastError?.code === 'state_error') lastError = null;
       return live;
@@ -271,6 +276,11 @@ export function createBeacon(options: BeaconOptions): Beacon {
     }
     const now = clock();
     let run: RunResult | undefined;
+    // The clock came back from a jump ahead: forget the bogus last run and schedule from now.
+    if (l.scheduleState.lastRun !== undefined && lastRunBefore(l.scheduleState, now) === undefined) {
+      delete l.scheduleState.lastRun;
+      l.nextRun = l.schedule.nextAfter(now);
+    }
     if (l.nextRun !== null && now >= l.nextRun) {
       l.scheduleState.lastRun = now;
       l.nextRun = l.schedule.nextAfter(now);
