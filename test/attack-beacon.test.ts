@@ -146,3 +146,17 @@ describe('a clock that jumps forward and comes back', () => {
   });
 });
 
+describe('timer options beyond what setTimeout can hold', () => {
+  // Node turns a delay over 2^31-1 ms into 1 ms: a huge maxSleepMs made the timer spin.
+  it.each(['maxSleepMs', 'timeoutMs', 'collectTimeoutMs', 'retryBaseMs', 'retryMaxMs'] as const)('refuses %s over 2^31-1 ms', (name) => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    let err: unknown;
+    try {
+      createBeacon({ product: operately, stateDir: tmp.dir, collect: () => exactValues(), env: {}, logger: () => {}, [name]: 1e12 });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string } | undefined)?.code).toBe('bad_option');
+  });
+});

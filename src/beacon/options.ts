@@ -91,9 +91,12 @@ const defaultLogger: Logger = (() => {
   };
 })();
 
+// Node runs a timer longer than this after 1 ms (TimeoutOverflowWarning): a spinning timer.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new BeaconError('bad_option', `${name} must be a positive number`);
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) throw new BeaconError('bad_option', `${name} must be a positive number up to ${MAX_TIMER_MS}`);
   return value;
 }
 
