@@ -71,7 +71,10 @@ export class SenderLimiter {
     this.rotate();
     let seen = this.keys.get(source);
     if (seen?.has(key)) return { ok: true };
-    if (!seen) this.keys.set(source, (seen = new Set()));
+    if (!seen) {
+      if (this.keys.size >= MAX_SOURCES) this.forgetKeySets();
+      this.keys.set(source, (seen = new Set()));
+    }
     if (seen.size >= this.limits.newKeysPerDay) {
       const untilTomorrow = dayStart(addDays(this.day, 1)) - this.now();
       return { ok: false, reason: 'new_keys', retryAfterSec: Math.max(1, Math.ceil(untilTomorrow / 1000)) };
@@ -87,8 +90,19 @@ export class SenderLimiter {
     if (this.buckets.size >= MAX_SOURCES) this.buckets.clear();
   }
 
+  // Key sets are bounded like buckets: first those of sources whose bucket was forgotten.
+  private forgetKeySets(): void {
+    for (const s of this.keys.keys()) if (!this.buckets.has(s)) this.keys.delete(s);
+    if (this.keys.size >= MAX_SOURCES) this.keys.clear();
+  }
+
   /** Number of sources tracked (for metrics). */
   size(): number {
     return this.buckets.size;
+  }
+
+  /** What is held in memory: token buckets and per-source key sets. */
+  tracked(): { buckets: number; keySets: number } {
+    return { buckets: this.buckets.size, keySets: this.keys.size };
   }
 }
