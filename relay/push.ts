@@ -80,6 +80,22 @@ export function aggregatorStates(cfg: RelayConfig): AggregatorState[] {
   return [...new Set(cfg.aggregators)].map((url) => ({ url, id: aggregatorId(url), failures: 0, notBefore: 0, batchSize: cfg.push.batchSize }));
 }
 
+// A full answer is at most 1000 rejections of ~2 KB; anything longer is not an answer.
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, or null (and the rest left unread) once it passes `limit` bytes. */
+async function readCapped(res: Response, limit: number): Promise<string | null> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) return null; // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 type Post = { ok: true; answer: z.infer<typeof BatchAnswer> } | { ok: false; status: number; error: string };
 
 async function postBatch(url: string, body: string, cfg: RelayConfig['push'], deps: PushDeps): Promise<Post> {
@@ -91,7 +107,8 @@ async function postBatch(url: string, body: string, cfg: RelayConfig['push'], de
       redirect: 'error',
       signal: AbortSignal.any([deps.signal, AbortSignal.timeout(cfg.timeoutMs)]),
     });
-    const text = await res.text();
+    const text = await readCapped(res, MAX_ANSWER_BYTES);
+    if (text === null) return { ok: false, status: res.status, error: `answer over ${MAX_ANSWER_BYTES} bytes` };
     if (res.status !== 200 && res.status !== 202) return { ok: false, status: res.status, error: `HTTP ${res.status}: ${text.slice(0, 200)}` };
     let json: unknown;
     try {

@@ -2,8 +2,17 @@
  * Hostile conditions for the relay: senders from very many addresses, and an aggregator that
  * answers a push with an endless body. Real relay, real SQLite, real sockets on 127.0.0.1.
  */
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SenderLimiter } from '../relay/senders.js';
+import { createRelay } from '../relay/server.js';
+import { installation, postReport, relayConfig, tempDir } from './relay-support.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
 
 describe('senders from very many addresses (an IPv6 block, say)', () => {
   it('do not grow the in-memory key sets without bound', () => {
@@ -28,5 +37,46 @@ describe('senders from very many addresses (an IPv6 block, say)', () => {
     const source = limiter.source('192.0.2.1');
     const codes = ['k1', 'k2', 'k3', 'k4'].map((k) => limiter.admitKey(source, k));
     expect(codes.map((c) => c.ok)).toEqual([true, true, true, false]);
+  });
+});
+
+describe('an aggregator that answers a push with an endless body', () => {
+  it('is not read into the relay\'s memory, and nothing is acknowledged', async () => {
+    const MB = 1 << 20;
+    const LIMIT = 96 * MB; // bounded loop; the relay must stop reading long before this
+    let written = 0;
+    let finished = false;
+    const agg: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.write('{"accepted":1,"duplicates":0,"rejected":[],"pad":"');
+        const chunk = Buffer.alloc(MB, 0x61);
+        const pump = () => {
+          while (written < LIMIT) {
+            written += chunk.length;
+            if (!res.write(chunk)) { res.once('drain', pump); return; }
+          }
+          finished = true;
+          res.end('"}');
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => agg.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => { agg.closeAllConnections(); agg.close(() => resolve()); }));
+    const aggUrl = `http://127.0.0.1:${(agg.address() as AddressInfo).port}`;
+
+    const relay = createRelay(relayConfig(tempDir(), { aggregators: [aggUrl], push: { timeoutMs: 60_000 } }), { schedule: false });
+    cleanups.push(() => relay.close());
+    const base = await relay.listen();
+    expect((await postReport(base, installation(1).report(1))).status).toBe(202);
+
+    const run = await relay.pushOnce();
+    expect(run.aggregators[0]!.error).toBeDefined();
+    expect(run.aggregators[0]!.done).toBe(0);
+    expect(relay.store.stats().reports).toBe(1);
+    expect(finished).toBe(false);
+    expect(written).toBeLessThan(LIMIT);
   });
 });
