@@ -36,7 +36,7 @@ describe('migration 002_totals', () => {
     const store = new Store(db, path);
     store.commit([candidate(KEYS[0]!, DAY0, 1, { os: 'linux' }), candidate(KEYS[1]!, DAY0, 1, { os: 'darwin' })], DAY0);
     expect(migrate(db, 2)).toBe(2);
-    expect(tables(db).map((t) => t.name)).toEqual(['totals_counts', 'totals_latest', 'totals_queue']);
+    expect(tables(db).map((t) => t.name)).toEqual(['totals_counts', 'totals_latest', 'totals_queue', 'totals_values']);
     for (const t of tables(db)) expect(t.sql).toMatch(/\)\s*STRICT(, WITHOUT ROWID)?$/);
     expect(() => db.prepare("INSERT INTO totals_counts VALUES ('operately', 'year', '2026', '', 'installations', 1)").run()).toThrow(/CHECK/);
     const totals = new TotalsStore(db);
@@ -128,6 +128,11 @@ describe('materialized totals', () => {
     expect(totals.pruneFinal(addDays(DAY0, 1))).toBe(KEYS.length); // only the day window has ended
     expect(totals.counts('operately', w)).toEqual(before);
     expect((db.prepare("SELECT COUNT(*) AS n FROM totals_latest WHERE kind = 'day'").get() as { n: number }).n).toBe(0);
+    // The shared value set is still used by the week and month rows; once they go, it goes too.
+    expect((db.prepare('SELECT COUNT(*) AS n FROM totals_values').get() as { n: number }).n).toBe(1);
+    totals.pruneFinal('2027-02-01');
+    expect((db.prepare('SELECT COUNT(*) AS n FROM totals_values').get() as { n: number }).n).toBe(0);
+    expect(totals.counts('operately', windowOf('month', DAY0)).installations).toBe(KEYS.length);
     db.close();
   });
 });

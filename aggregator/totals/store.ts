@@ -5,7 +5,7 @@
  * reads only the counts of one window, never the reports.
  */
 import type { Db } from '../db/index.js';
-import { applyReport, emptyCounts, isEstablished, type RawCounts } from './compute.js';
+import { emptyCounts, isEstablished, type RawCounts } from './compute.js';
 import { WINDOW_KINDS, windowOf, type Window, type WindowKind } from './windows.js';
 
 const HEAD = '';
@@ -24,11 +24,22 @@ interface LatestRow {
   day: string;
   seq: number;
   established: number;
-  values_json: string;
+  values_id: number;
+}
+
+type Values = Record<string, string | string[]>;
+
+/** A report's counted cells: [field, label] pairs ('' field for the installation itself). */
+function cellsOf(values: Values): [string, string][] {
+  const out: [string, string][] = [[HEAD, 'installations']];
+  for (const [field, v] of Object.entries(values)) for (const label of typeof v === 'string' ? [v] : v) out.push([field, label]);
+  return out;
 }
 
 export class TotalsStore {
   private readonly s;
+  /** Windows by kind and day: computing one is string and date work, and days repeat. */
+  private readonly windows = new Map<string, Window>();
 
   constructor(readonly db: Db) {
     this.s = {
@@ -41,18 +52,22 @@ export class TotalsStore {
       dequeue: db.prepare<[number]>('DELETE FROM totals_queue WHERE id <= ?'),
       queued: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM totals_queue'),
       latest: db.prepare<[string, string, string, string], LatestRow>(
-        'SELECT day, seq, established, values_json FROM totals_latest WHERE product = ? AND kind = ? AND period = ? AND key = ?'),
+        'SELECT day, seq, established, values_id FROM totals_latest WHERE product = ? AND kind = ? AND period = ? AND key = ?'),
       putLatest: db.prepare(
-        `INSERT INTO totals_latest (product, kind, period, key, day, seq, established, values_json, window_to)
-         VALUES (@product, @kind, @period, @key, @day, @seq, @established, @values, @to)
+        `INSERT INTO totals_latest (product, kind, period, key, day, seq, established, values_id)
+         VALUES (@product, @kind, @period, @key, @day, @seq, @established, @valuesId)
          ON CONFLICT (product, kind, period, key) DO UPDATE SET day = excluded.day, seq = excluded.seq,
-           established = excluded.established, values_json = excluded.values_json`),
+           established = excluded.established, values_id = excluded.values_id`),
+      valuesId: db.prepare<[string], { id: number }>('SELECT id FROM totals_values WHERE values_json = ?'),
+      putValues: db.prepare<[string]>('INSERT INTO totals_values (values_json) VALUES (?)'),
+      valuesById: db.prepare<[number], { values_json: string }>('SELECT values_json FROM totals_values WHERE id = ?'),
       add: db.prepare(
         `INSERT INTO totals_counts (product, kind, period, field, label, n) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (product, kind, period, field, label) DO UPDATE SET n = n + excluded.n`),
       counts: db.prepare<[string, string, string], { field: string; label: string; n: number }>(
         'SELECT field, label, n FROM totals_counts WHERE product = ? AND kind = ? AND period = ?'),
-      prune: db.prepare<[string]>('DELETE FROM totals_latest WHERE window_to < ?'),
+      prune: db.prepare<[string, string]>('DELETE FROM totals_latest WHERE kind = ? AND period < ?'),
+      pruneValues: db.prepare('DELETE FROM totals_values WHERE id NOT IN (SELECT values_id FROM totals_latest)'),
     };
   }
 
@@ -66,38 +81,41 @@ export class TotalsStore {
       if (!rows.length) return 0;
       // Deltas are summed in memory first: a batch of 1,000 reports touches a few hundred cells.
       const delta = new Map<string, { cell: [string, WindowKind, string, string, string]; n: number }>();
-      const bump = (product: string, w: Window, field: string, label: string, n: number) => {
-        const id = `${product}\0${w.kind}\0${w.period}\0${field}\0${label}`;
-        const d = delta.get(id);
-        if (d) d.n += n;
-        else delta.set(id, { cell: [product, w.kind, w.period, field, label], n });
+      const apply = (product: string, w: Window, cells: [string, string][], established: boolean, sign: 1 | -1) => {
+        if (established) cells = [...cells, [HEAD, 'established']];
+        for (const [field, label] of cells) {
+          const id = `${product}\0${w.kind}\0${w.period}\0${field}\0${label}`;
+          const d = delta.get(id);
+          if (d) d.n += sign;
+          else delta.set(id, { cell: [product, w.kind, w.period, field, label], n: sign });
+        }
       };
-      const apply = (product: string, w: Window, values: Record<string, string | string[]>, established: boolean, sign: 1 | -1) => {
-        const raw = emptyCounts();
-        applyReport(raw, values, established, sign);
-        bump(product, w, HEAD, 'installations', raw.installations);
-        if (raw.established) bump(product, w, HEAD, 'established', raw.established);
-        for (const [field, cells] of Object.entries(raw.fields)) for (const [label, n] of Object.entries(cells)) bump(product, w, field, label, n);
+      const oldCells = new Map<number, [string, string][]>();
+      const cellsById = (id: number) => {
+        let c = oldCells.get(id);
+        if (!c) oldCells.set(id, (c = cellsOf(JSON.parse(this.s.valuesById.get(id)?.values_json ?? '{}') as Values)));
+        return c;
       };
       for (const r of rows) {
         if (r.seq === null || r.values_json === null) continue; // deleted since it was queued
-        let values: Record<string, string | string[]>;
+        let cells: [string, string][];
         try {
-          values = JSON.parse(r.values_json) as Record<string, string | string[]>;
+          cells = cellsOf(JSON.parse(r.values_json) as Values);
         } catch {
           continue; // written by the verifier as canonical JSON; unreachable, but never fatal
         }
+        let valuesId: number | undefined;
         for (const kind of WINDOW_KINDS) {
-          const w = windowOf(kind, r.day);
+          const w = this.windowOf(kind, r.day);
           const old = this.s.latest.get(r.product, kind, w.period, r.key);
           // Each installation counts once per window, with its latest report there.
           if (old && (old.day > r.day || (old.day === r.day && old.seq >= r.seq))) continue;
           const established = isEstablished(r.first_seen_day ?? r.day, w);
-          if (old) apply(r.product, w, JSON.parse(old.values_json) as Record<string, string | string[]>, old.established === 1, -1);
-          apply(r.product, w, values, established, 1);
+          if (old) apply(r.product, w, cellsById(old.values_id), old.established === 1, -1);
+          apply(r.product, w, cells, established, 1);
+          valuesId ??= this.s.valuesId.get(r.values_json)?.id ?? Number(this.s.putValues.run(r.values_json).lastInsertRowid);
           this.s.putLatest.run({
-            product: r.product, kind, period: w.period, key: r.key, day: r.day, seq: r.seq,
-            established: established ? 1 : 0, values: r.values_json, to: w.to,
+            product: r.product, kind, period: w.period, key: r.key, day: r.day, seq: r.seq, established: established ? 1 : 0, valuesId,
           });
         }
       }
@@ -105,6 +123,16 @@ export class TotalsStore {
       this.s.dequeue.run(rows[rows.length - 1]!.id);
       return rows.length;
     })();
+  }
+
+  private windowOf(kind: WindowKind, day: string): Window {
+    const id = `${kind}${day}`;
+    let w = this.windows.get(id);
+    if (!w) {
+      if (this.windows.size > 10_000) this.windows.clear();
+      this.windows.set(id, (w = windowOf(kind, day)));
+    }
+    return w;
   }
 
   /** Drains until the queue is empty (bounded by `maxRounds` batches). */
@@ -140,6 +168,12 @@ export class TotalsStore {
    * rows should not outlive their use.
    */
   pruneFinal(day: string): number {
-    return this.s.prune.run(day).changes;
+    return this.db.transaction(() => {
+      let n = 0;
+      // Periods of one kind sort like dates; the window containing `day` and later ones stay.
+      for (const kind of WINDOW_KINDS) n += this.s.prune.run(kind, this.windowOf(kind, day).period).changes;
+      this.s.pruneValues.run();
+      return n;
+    })();
   }
 }

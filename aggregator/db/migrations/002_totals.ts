@@ -7,6 +7,7 @@
  *   totals_latest  each installation's latest report per (product, window kind, period):
  *                  what it currently counts as, so a newer report can replace it exactly.
  *                  Rows go once their window is final (no report can arrive for it any more).
+ *   totals_values  the distinct value sets totals_latest points to.
  *   totals_counts  exact counts per (product, window kind, period, field, label); the
  *                  headline counts use field '' and labels 'installations', 'established'.
  *                  These are never published as such: suppression is applied when read.
@@ -39,11 +40,16 @@ export const migration002: Migration = {
       day         TEXT    NOT NULL,            -- the counted report's UTC day
       seq         INTEGER NOT NULL,
       established INTEGER NOT NULL CHECK (established IN (0, 1)),
-      values_json TEXT    NOT NULL,
-      window_to   TEXT    NOT NULL,            -- last day of the window (for pruning)
+      values_id   INTEGER NOT NULL,            -- totals_values.id
       PRIMARY KEY (product, kind, period, key)
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX totals_latest_by_end ON totals_latest (window_to);
+
+    -- Distinct value sets, shared by the installations that report the same labels:
+    -- keeps totals_latest rows small (a million installations have far fewer combinations).
+    CREATE TABLE totals_values (
+      id          INTEGER PRIMARY KEY,
+      values_json TEXT    NOT NULL UNIQUE
+    ) STRICT;
 
     CREATE TABLE totals_counts (
       product TEXT    NOT NULL,
