@@ -8,15 +8,18 @@ export interface BenchContext {
   /** `n` distinct signed envelopes (fresh key each); the same prefix across calls. */
   pool(n: number): Promise<string[]>;
   log(msg: string): void;
+  /** A scratch directory for this run (databases, pool files); removed at the end. */
+  tmpDir: string;
 }
 
-export function createContext(quick: boolean, log: (m: string) => void): BenchContext {
+export function createContext(quick: boolean, log: (m: string) => void, tmpDir: string): BenchContext {
   const now = Date.now();
   let cache: string[] = [];
   return {
     quick,
     now,
     log,
+    tmpDir,
     async pool(n) {
       if (cache.length < n) {
         const started = performance.now();

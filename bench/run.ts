@@ -4,18 +4,20 @@
  * against the targets of issue 8) and writes every figure as JSON to bench/results/.
  * Nothing is asserted: a MISS is information, the exit code is 0 unless the bench broke.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createContext, type BenchContext } from './context.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { rowCells, TABLE_HEADER, type Row } from './lib/results.js';
 import { table } from './lib/stats.js';
+import { runIngest } from './sections/ingest.js';
 import { runVerify } from './sections/verify.js';
 
 const SECTIONS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = {
   verify: runVerify,
+  ingest: runIngest,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -29,13 +31,18 @@ async function main(argv: string[]): Promise<number> {
   for (const s of only) if (!SECTIONS[s]) throw new Error(`unknown section ${s}; sections: ${Object.keys(SECTIONS).join(', ')}`);
   const started = Date.now();
   const log = (m: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${m}\n`);
-  const ctx = createContext(quick, log);
+  const tmp = mkdtempSync(join(tmpdir(), 'beacon-bench-'));
+  const ctx = createContext(quick, log, tmp);
   log(`mode ${quick ? 'quick' : 'full'}; sections ${only.join(', ')}`);
 
   const rows: Row[] = [];
-  for (const name of only) {
-    log(`${name} ...`);
-    rows.push(...await SECTIONS[name]!(ctx));
+  try {
+    for (const name of only) {
+      log(`${name} ...`);
+      rows.push(...await SECTIONS[name]!(ctx));
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 
   const seconds = (Date.now() - started) / 1000;
