@@ -66,6 +66,8 @@ describe('POST /v1/reports', () => {
     expect((await postReport(url, '{"x":1}')).json.error.code).toBe('bad_envelope');
     const wrongType = await request(`${url}/v1/reports`, { body: good, headers: { 'content-type': 'text/plain' } });
     expect([wrongType.status, wrongType.json.error.code]).toEqual([415, 'unsupported_media_type']);
+    const latin1 = await request(`${url}/v1/reports`, { body: good, headers: { 'content-type': 'application/json; charset=latin1' } });
+    expect([latin1.status, latin1.json.error.code]).toEqual([415, 'unsupported_media_type']);
     const big = await postReport(url, JSON.stringify({ pad: 'x'.repeat(20_000) }));
     expect([big.status, big.json.error.code]).toEqual([413, 'too_large']);
     const stale = await postReport(url, a.report(1, Date.now() - 9 * 86_400_000));
@@ -80,6 +82,9 @@ describe('POST /v1/reports', () => {
     expect(heldCount(relay)).toBe(0);
     expect((await postReport(url, good)).status).toBe(202); // the same installation, honest, passes
     expect(heldCount(relay)).toBe(1);
+    // The same report again, declared UTF-8 explicitly: accepted (as a duplicate).
+    const utf8 = await request(`${url}/v1/reports`, { body: good, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+    expect(utf8.status).toBe(202);
   });
 
   it('treats a byte-identical resend as a duplicate and an older-or-equal seq as replayed', async () => {

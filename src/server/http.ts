@@ -61,8 +61,12 @@ export function errorMiddleware(log: Logger): Koa.Middleware {
 
 /** Requires `Content-Type: application/json` (charset utf-8 allowed). */
 export function requireJson(ctx: Koa.Context): void {
-  const type = (ctx.get('content-type') || '').split(';')[0]!.trim().toLowerCase();
+  const [type, ...params] = (ctx.get('content-type') || '').toLowerCase().split(';').map((p) => p.trim());
   if (type !== 'application/json') throw new HttpError('unsupported_media_type', 'send Content-Type: application/json', 415);
+  // JSON is UTF-8 (RFC 8259 §8.1); a body declared in another charset is refused rather than misread.
+  const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    throw new HttpError('unsupported_media_type', `charset ${charset} is not accepted; JSON is UTF-8`, 415);
 }
 
 /**
