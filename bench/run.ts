@@ -12,12 +12,16 @@ import { createContext, type BenchContext } from './context.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { rowCells, TABLE_HEADER, type Row } from './lib/results.js';
 import { table } from './lib/stats.js';
+import { runCrawl } from './sections/crawl.js';
+import { runGrowth } from './sections/growth.js';
 import { runIngest } from './sections/ingest.js';
 import { runVerify } from './sections/verify.js';
 
 const SECTIONS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = {
   verify: runVerify,
   ingest: runIngest,
+  crawl: runCrawl,
+  growth: runGrowth,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -63,7 +63,7 @@ autocannon({
     timeouts: r.timeouts,
     p50: r.latency.p50,
     p99: r.latency.p99,
-    wrapped: next > pool.length,
+    wrapped: next > pool.length,  // the pool is shared: offset + used beyond its end repeats
     used: next - spec.offset,
   };
   process.stdout.write(JSON.stringify(out) + '\n');

@@ -23,6 +23,8 @@ export interface IngestFigures {
   stored?: number;
   wrapped: boolean;
   peakRssMB: number;
+  /** Pool envelopes consumed (warm-up included). */
+  used: number;
 }
 
 /** The aggregator as the bench runs it; rate limiting is per source address and all load here comes from 127.0.0.1. */
@@ -55,7 +57,7 @@ export class PoolFile {
 }
 
 export async function measureIngest(
-  ctx: BenchContext, pool: PoolFile, target: { mode: 'bare' } | { mode: 'aggregator'; dbPath: string },
+  ctx: BenchContext, pool: PoolFile, target: { mode: 'bare' } | { mode: 'aggregator'; dbPath: string }, offset = 0,
 ): Promise<IngestFigures> {
   const warmSec = ctx.quick ? 1 : 2;
   const durationSec = ctx.quick ? 3 : 8;
@@ -64,13 +66,14 @@ export async function measureIngest(
     const url = `http://127.0.0.1:${server.port}`;
     const base = { url, path: '/v1/reports', poolFile: pool.path, connections: CONNECTIONS };
     ctx.log(`${target.mode}: warm-up ${warmSec} s`);
-    const warm = await runCannon({ ...base, offset: 0, durationSec: warmSec });
+    await pool.ensure(offset + 20_000);
+    const warm = await runCannon({ ...base, offset, durationSec: warmSec });
     // Enough distinct envelopes for the measured run at up to 3x the warm-up's pace. The bare
     // endpoint stores nothing, so it may cycle through the pool (its bodies are the same bytes).
-    if (target.mode === 'aggregator') await pool.ensure(warm.used + Math.ceil(warm.perSec * durationSec * 3) + 2000);
+    if (target.mode === 'aggregator') await pool.ensure(offset + warm.used + Math.ceil(warm.perSec * durationSec * 3) + 2000);
     const before = target.mode === 'aggregator' ? countReports(target.dbPath) : 0;
     ctx.log(`${target.mode}: measuring ${durationSec} s (warm-up ran at ${warm.perSec.toFixed(0)}/s)`);
-    const r: CannonResult = await runCannon({ ...base, offset: warm.used, durationSec });
+    const r: CannonResult = await runCannon({ ...base, offset: offset + warm.used, durationSec });
     const peak = server.peakRssMB();
     await server.stop();
     const stored = target.mode === 'aggregator' ? countReports(target.dbPath) - before : undefined;
@@ -78,7 +81,7 @@ export async function measureIngest(
     if (r.non2xx || r.errors) ctx.log(`warning: ${r.non2xx} non-2xx answers and ${r.errors} errors in the ${target.mode} run`);
     return {
       perSec: r.perSec, p50: r.p50, p99: r.p99, requests: r.requests, non2xx: r.non2xx, errors: r.errors,
-      ...(stored === undefined ? {} : { stored }), wrapped: r.wrapped, peakRssMB: peak,
+      ...(stored === undefined ? {} : { stored }), wrapped: r.wrapped, peakRssMB: peak, used: warm.used + r.used,
     };
   } finally {
     await server.stop();

@@ -5,8 +5,8 @@
  * text is stored at its real size, so the file is as big as a real one.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { openDb } from '../../aggregator/db/index.js';
-import { Store, type Candidate } from '../../aggregator/store.js';
+import { createAggregator } from '../../aggregator/index.js';
+import type { Candidate } from '../../aggregator/store.js';
 import { canonicalize } from '../../src/protocol/canonical.js';
 import { toBase64, toBase64Url } from '../../src/protocol/base64.js';
 import { addDays, dayOf } from '../../src/protocol/time.js';
@@ -42,9 +42,14 @@ function templates(now: number, variety: number): { payload: (key: string, idx: 
   };
 }
 
-/** Adds installations until the store holds `target`; returns seconds spent. */
-export function populate(dbPath: string, target: number, now: number, batch = 50_000): { added: number; seconds: number } {
-  const store = new Store(openDb(dbPath), dbPath);
+/**
+ * Adds installations until the store holds `target`; returns seconds spent. It goes
+ * through a whole aggregator's Store, so every commit hook (the totals' drain) runs
+ * as it does for ingest.
+ */
+export async function populate(dbPath: string, target: number, now: number, batch = 20_000): Promise<{ added: number; seconds: number }> {
+  const agg = createAggregator({ dbPath }, { clock: () => now });
+  const store = agg.store;
   // The bulk load's own connection: a big page cache for random-key inserts. The server
   // under test opens the file with the aggregator's own settings.
   store.db.pragma('cache_size = -262144');
@@ -74,6 +79,6 @@ export function populate(dbPath: string, target: number, now: number, batch = 50
     }
     return { added: target - have, seconds: (performance.now() - started) / 1000 };
   } finally {
-    store.close();
+    await agg.close();
   }
 }

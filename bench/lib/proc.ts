@@ -7,6 +7,8 @@ import { script } from './paths.js';
 export interface Child {
   pid: number;
   port: number;
+  /** Everything the child sent with its port. */
+  info: Record<string, unknown>;
   /** Peak resident set (VmHWM) so far, in MiB. */
   peakRssMB(): number;
   stop(): Promise<void>;
@@ -24,12 +26,13 @@ export function startChild(file: string, arg: unknown, execArgv: string[] = []):
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${file} exited early with code ${code}`)));
-    child.once('message', (m: { port: number }) => {
+    child.once('message', (m: { port: number } & Record<string, unknown>) => {
       child.removeAllListeners('exit');
       const pid = child.pid!;
       resolve({
         pid,
         port: m.port,
+        info: m,
         peakRssMB: () => vmHWM(pid),
         stop: () => new Promise<void>((done) => {
           if (child.exitCode !== null) return done();
