@@ -64,7 +64,8 @@ export class Store {
          ON CONFLICT (key, product, period) DO UPDATE SET seq = excluded.seq, manifest = excluded.manifest,
            received_day = excluded.received_day, values_json = excluded.values_json,
            digest = excluded.digest, envelope = excluded.envelope`),
-      purgeRaw: db.prepare('UPDATE reports SET envelope = NULL, digest = NULL WHERE period < ? AND envelope IS NOT NULL'),
+      purgeRaw: db.prepare('DELETE FROM reports WHERE period < ?'),
+      purgeInstallations: db.prepare('DELETE FROM installations WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.key = installations.key)'),
       target: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE url = ?'),
       insertTarget: db.prepare(
         `INSERT INTO targets (url, kind, origin, state, added_day, next_due) VALUES (@url, @kind, @origin, 'new', @day, @now)
@@ -105,10 +106,17 @@ export class Store {
     return 'accepted';
   }
 
-  /** Drops raw envelopes of periods before `cutoffDay`; decoded values stay for the totals. */
+  /**
+   * Deletes reports of periods before `cutoffDay`, and installations with no report left.
+   * The totals were counted when each report was committed (commitHooks), so the published
+   * aggregates stay; what goes is everything about one installation: its envelope, its
+   * values and, once it has been silent that long, its key. (A key that comes back later is
+   * new again: older reports of it are outside the period window and refused anyway.)
+   */
   purgeRaw(cutoffDay: string): number {
     return this.db.transaction(() => {
       const n = this.s.purgeRaw.run(cutoffDay).changes;
+      this.s.purgeInstallations.run();
       for (const hook of this.retentionHooks) hook(this.db, cutoffDay);
       return n;
     })();

@@ -189,7 +189,7 @@ describe('operators and lifecycle', () => {
     }
   });
 
-  it('keeps everything across a restart, and retention drops raw envelopes but keeps values', async () => {
+  it('keeps everything across a restart, and retention deletes old reports and silent keys but keeps the totals', async () => {
     const inst = new Installation();
     const env = inst.envelope(10, T0 - DAY);
     expect((await push(env)).status).toBe(202);
@@ -201,14 +201,21 @@ describe('operators and lifecycle', () => {
     expect((await push(env)).json).toEqual({ accepted: 0, duplicates: 1 });
     expect((await push(inst.envelope(9))).json.error.code).toBe('replayed');
 
+    const countRows = (sql: string) => {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        return (db.prepare(sql).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const totalsBefore = countRows('SELECT COALESCE(SUM(n), 0) AS n FROM totals_counts');
+    expect(totalsBefore).toBeGreaterThan(0);
     time.now = T0 + 31 * DAY;
     expect(ctx.agg.retentionOnce()).toBeGreaterThan(0);
     time.now = T0;
-    const raw = new Database(dbPath, { readonly: true });
-    const left = raw.prepare("SELECT COUNT(*) AS n FROM reports WHERE envelope IS NOT NULL OR digest IS NOT NULL").get() as { n: number };
-    const kept = raw.prepare('SELECT COUNT(*) AS n FROM reports').get() as { n: number };
-    raw.close();
-    expect(left.n).toBe(0);
-    expect(kept.n).toBe(before.reports);
+    expect(countRows('SELECT COUNT(*) AS n FROM reports')).toBe(0);
+    expect(countRows('SELECT COUNT(*) AS n FROM installations')).toBe(0);
+    expect(countRows('SELECT COALESCE(SUM(n), 0) AS n FROM totals_counts')).toBe(totalsBefore);
   });
 });
