@@ -118,6 +118,11 @@ export function previousWindow(w: Window): Window {
   return windowOf(w.kind, addDays(w.from, -1));
 }
 
+/** The window before `w`, or null before the first one (periods start in 1970). */
+export function earlierWindow(w: Window): Window | null {
+  return parsePeriod(w.kind, periodOf(w.kind, addDays(w.from, -1)));
+}
+
 /** The latest window that has fully ended by the instant `now` (ms): yesterday, last week, last month. */
 export function latestCompleteWindow(kind: WindowKind, now: number): Window {
   return previousWindow(windowOf(kind, dayOf(now)));
@@ -143,9 +148,9 @@ export function windowRange(from: Window, to: Window): Window[] | string {
   return out;
 }
 
-/** The `count` windows ending with `last`, oldest first. */
+/** The `count` windows ending with `last`, oldest first (fewer if the calendar starts sooner). */
 export function windowsEndingWith(last: Window, count: number): Window[] {
   const out = [last];
-  while (out.length < count) out.unshift(previousWindow(out[0]!));
+  for (let w = earlierWindow(last); w && out.length < count; w = earlierWindow(w)) out.unshift(w);
   return out;
 }

@@ -2,7 +2,7 @@
 import type { FieldSpec, Manifest } from '../../src/protocol/manifest.js';
 import { ladderLabels, ladderOf } from '../../src/protocol/manifest.js';
 import type { ProductSummary, Series, Totals } from '../totals/schema.js';
-import { WINDOW_KINDS, nextWindow, previousWindow, type Window, type WindowKind } from '../totals/windows.js';
+import { WINDOW_KINDS, earlierWindow, nextWindow, type Window, type WindowKind } from '../totals/windows.js';
 import { adoptionChart, barChart, fieldRows } from './charts.js';
 import { esc, fmtCount, page } from './html.js';
 
@@ -72,13 +72,13 @@ function chooser(p: ProductPage): string {
   const w = p.window;
   const kinds = WINDOW_KINDS.map((kind) =>
     kind === w.kind ? `<strong>${KIND_NAMES[kind]}</strong>` : `<a href="${productLink(product, { kind, period: p.latest[kind] })}">${KIND_NAMES[kind]}</a>`);
-  const prev = previousWindow(w);
+  const prev = earlierWindow(w);
   const next = nextWindow(w);
   // Period strings of one kind sort like their dates; no link past the latest complete one.
   const nextLink = next.period <= p.latest[w.kind]
     ? `<a href="${productLink(product, next)}" rel="next">${esc(next.period)} →</a>` : '';
   return `<nav class="windows" aria-label="Window">${kinds.join('')}</nav>
-<nav class="windows" aria-label="Period"><a href="${productLink(product, prev)}" rel="prev">← ${esc(prev.period)}</a><strong>${esc(w.period)}</strong>${nextLink}</nav>
+<nav class="windows" aria-label="Period">${prev ? `<a href="${productLink(product, prev)}" rel="prev">← ${esc(prev.period)}</a>` : ''}<strong>${esc(w.period)}</strong>${nextLink}</nav>
 <form class="pick" method="get" action="/p/${esc(encodeURIComponent(product))}">
 <label>Window<select name="window">${WINDOW_KINDS.map((k) => `<option value="${k}"${k === w.kind ? ' selected' : ''}>${KIND_NAMES[k]}</option>`).join('')}</select></label>
 <label>Period<input name="period" value="${esc(w.period)}" size="10" maxlength="10" placeholder="2026-W49"></label>
