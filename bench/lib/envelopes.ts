@@ -7,7 +7,7 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { loadManifestFile, PACKAGE_ROOT } from '../../src/manifests.js';
-import { toBase64 } from '../../src/protocol/base64.js';
+import { toBase64, toBase64Url } from '../../src/protocol/base64.js';
 import { envelopeJson, pae } from '../../src/protocol/envelope.js';
 import type { Manifest } from '../../src/protocol/manifest.js';
 import { buildReport, PAYLOAD_TYPE, reportBytes, type Report } from '../../src/protocol/report.js';
@@ -22,11 +22,18 @@ export interface BenchKey {
   key: string;
 }
 
-/** A fresh key pair (generateKeyPairSync is ~8x faster than importing a seed as PKCS#8 in OpenSSL 3). */
+/**
+ * A fresh key pair. generateKeyPairSync is ~8x faster than importing a seed as PKCS#8
+ * in OpenSSL 3. The public key comes out DER-encoded from the key generation itself:
+ * calling KeyObject.export({format: 'jwk'}) in a tight keygen loop deadlocked Node 20.20
+ * (a GC inside ExportJWKEdKey ran a KeyGenJob destructor that waits on the same mutex).
+ */
 export function benchKey(): BenchKey {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const key = privateKey.export({ format: 'jwk' }).x!;
-  return { privateKey, publicKey: Buffer.from(key, 'base64url'), key };
+  const pair = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'der' } });
+  const spki = pair.publicKey as unknown as Buffer; // @types/node lacks this overload (public encoded, private KeyObject)
+  const publicKey = spki.subarray(spki.length - 32);
+  const privateKey = pair.privateKey;
+  return { privateKey, publicKey, key: toBase64Url(publicKey) };
 }
 
 /** A small deterministic PRNG (mulberry32), so every run builds the same population. */

@@ -11,6 +11,7 @@ export async function signedPool(n: number, now: number, seed = 1): Promise<stri
       const worker = new Worker(script('workers/pool-worker.js'), { workerData: { n: share, now, seed: seed * 1000 + w } });
       worker.once('message', resolve);
       worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`envelope worker exited (${code}) before sending its share`)));
     });
   }));
   return parts.flat();
