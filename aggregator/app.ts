@@ -10,7 +10,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../src/server/metrics.js';
 import { dayOf, type Clock } from '../src/protocol/time.js';
 import type { AggregatorConfig } from './config.js';
 import type { Crawler } from './crawl/crawler.js';
-import { tally, type Ingestor, type ItemResult } from './ingest.js';
+import { itemJson, tally, type Ingestor, type ItemResult } from './ingest.js';
 import type { AggregatorMetrics } from './metrics.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { Store } from './store.js';
@@ -71,7 +71,7 @@ export function createApp(p: AppParts): { app: Koa; router: Router } {
     const items = parsed.data.reports;
     if (items.length > p.config.batchMax) throw new HttpError('too_large', `at most ${p.config.batchMax} reports per batch`, 413);
     const started = performance.now();
-    const results = await ingest(items.map((i) => JSON.stringify(i) ?? ''));
+    const results = await ingest(items.map(itemJson));
     p.metrics.ingestSeconds.observe((performance.now() - started) / 1000, { route: 'batch' });
     const rejected: { index: number; code: string; message: string }[] = [];
     results.forEach((r, index) => { if (!r.ok) rejected.push({ index, code: r.code, message: r.message }); });

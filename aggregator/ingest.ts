@@ -108,6 +108,19 @@ export class Ingestor {
   }
 }
 
+/**
+ * The bytes the verifier gets for a batch or feed item (already parsed as part of a larger
+ * body): its compact JSON. JSON.parse takes nesting that JSON.stringify overflows on; such
+ * an item becomes `null`, an item-level bad_envelope, instead of failing the whole request.
+ */
+export function itemJson(item: unknown): string {
+  try {
+    return JSON.stringify(item) ?? 'null';
+  } catch {
+    return 'null';
+  }
+}
+
 export function tally(results: readonly ItemResult[]): { accepted: number; duplicates: number } {
   let accepted = 0;
   let duplicates = 0;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Logger } from '../../src/server/http.js';
 import { addDays, dayOf, type Clock } from '../../src/protocol/time.js';
 import type { CrawlConfig } from '../config.js';
-import type { Ingestor, ItemResult } from '../ingest.js';
+import { itemJson, type Ingestor, type ItemResult } from '../ingest.js';
 import type { Store, TargetRow } from '../store.js';
 import { FetchError, type Fetcher, type FetchOptions } from './fetch.js';
 
@@ -144,7 +144,7 @@ export class Crawler {
       } catch {
         throw new TargetFailure('bad_feed', 'feed page is not {"items": [...], "next": cursor}');
       }
-      if (parsed.items.length) await ingest.submit(parsed.items.map((i) => JSON.stringify(i)));
+      if (parsed.items.length) await ingest.submit(parsed.items.map(itemJson));
       const nextCursor = parsed.next === null ? null : String(parsed.next);
       if (nextCursor === null || nextCursor === cursor) break;
       store.setCursor(t.url, nextCursor);
