@@ -50,6 +50,8 @@ export const httpFetch: Fetcher = async (url, opts) => {
       throw new FetchError('bad_url', 'redirect to an invalid URL');
     }
     if (next.origin !== current.origin) throw new FetchError('cross_origin_redirect', `redirect to another origin (${next.origin})`);
+    // Same origin, but node:http would send these as an Authorization header.
+    if (next.username || next.password) throw new FetchError('bad_url', 'redirect to a URL with credentials');
     current = next;
   }
 };
