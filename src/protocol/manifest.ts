@@ -147,10 +147,24 @@ export function truncateVersion(input: string, precision: 'major' | 'minor' | 'p
   return parts.slice(0, n).join('.');
 }
 
-export function versionPattern(precision: 'major' | 'minor' | 'patch'): RegExp {
+const VERSION_PATTERNS = (() => {
   const part = '(0|[1-9]\\d{0,5})';
-  const n = precision === 'major' ? 1 : precision === 'minor' ? 2 : 3;
-  return new RegExp('^' + Array(n).fill(part).join('\\.') + '$');
+  const make = (n: number) => new RegExp('^' + Array(n).fill(part).join('\\.') + '$');
+  return { major: make(1), minor: make(2), patch: make(3) } as const;
+})();
+
+/** The wire pattern of a version field (built once: verification calls this per report). */
+export function versionPattern(precision: 'major' | 'minor' | 'patch'): RegExp {
+  return VERSION_PATTERNS[precision];
+}
+
+const ALLOWED_SETS = new WeakMap<FieldSpec, ReadonlySet<string>>();
+
+/** allowedValues as a Set, cached per field spec (manifests are immutable once loaded). */
+export function allowedSet(spec: FieldSpec): ReadonlySet<string> {
+  let set = ALLOWED_SETS.get(spec);
+  if (!set) ALLOWED_SETS.set(spec, (set = new Set(allowedValues(spec) ?? [])));
+  return set;
 }
 
 /** Every value a field may take on the wire (null for version fields, which follow a pattern). */

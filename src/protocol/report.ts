@@ -8,7 +8,7 @@ import { canonicalBytes } from './canonical.js';
 import { fromBase64Url } from './base64.js';
 import { BeaconError } from './errors.js';
 import {
-  FieldName, ProductId, Token, allowedValues, bucketLabel, ladderOf, truncateVersion, versionPattern,
+  FieldName, ProductId, Token, allowedSet, bucketLabel, ladderOf, truncateVersion, versionPattern,
   type FieldSpec, type Manifest,
 } from './manifest.js';
 import { dayOf, hourOf, isDay } from './time.js';
@@ -68,7 +68,7 @@ export function checkValues(manifest: Manifest, values: Record<string, unknown>)
     const v = values[name];
     if (spec.kind === 'features') {
       if (!Array.isArray(v)) { problems.push({ path, message: 'a feature set is an array' }); continue; }
-      const vocab = new Set(spec.vocabulary);
+      const vocab = allowedSet(spec);
       v.forEach((f, i) => {
         if (typeof f !== 'string' || !vocab.has(f)) problems.push({ path: `${path}[${i}]`, message: `"${String(f)}" is not in the vocabulary` });
         else if (i > 0 && !((v[i - 1] as string) < f)) problems.push({ path: `${path}[${i}]`, message: 'features are sorted and unique' });
@@ -78,7 +78,7 @@ export function checkValues(manifest: Manifest, values: Record<string, unknown>)
     if (typeof v !== 'string') { problems.push({ path, message: 'a label is a string' }); continue; }
     if (spec.kind === 'version') {
       if (!versionPattern(spec.precision).test(v)) problems.push({ path, message: `"${v}" is not a ${spec.precision} version` });
-    } else if (!allowedValues(spec)!.includes(v)) {
+    } else if (!allowedSet(spec).has(v)) {
       problems.push({ path, message: `"${v}" is not an allowed value` });
     }
   }

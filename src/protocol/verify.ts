@@ -178,7 +178,6 @@ function checkUnsafe(bytes: Uint8Array, opts: VerifyOptions): Checked | VerifyFa
 }
 
 // node:crypto verification with a bounded cache of parsed public keys.
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const KEY_CACHE_MAX = 50_000;
 const keyCache = new Map<string, KeyObject>();
 
@@ -186,7 +185,8 @@ export function ed25519PublicKey(raw: Uint8Array): KeyObject {
   const id = Buffer.from(raw).toString('base64');
   let key = keyCache.get(id);
   if (!key) {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    // A JWK import of the raw key costs ~10 us; the same key as SPKI DER cost 100-340 us (bench/, --cpu-prof).
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
     if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
     keyCache.set(id, key);
   }
