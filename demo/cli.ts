@@ -46,7 +46,7 @@ export function formatSummary(s: DemoSummary): string {
     lines.push(`  ${p.padEnd(8)} ${String(b.reporting).padStart(4)} of ${b.installations}${b.stopped ? ` (${b.stopped} shut down along the way)` : ''}`);
   }
   const rejected = Object.entries(s.rejected).sort((a, b) => b[1] - a[1]);
-  lines.push(`Reports stored by the aggregator: ${s.reportsStored}`);
+  lines.push(`Reports stored by the aggregator: ${s.reportsStored} (raw reports expire after ${s.retentionDays} days; the totals keep their counts)`);
   lines.push(`Rejected by the aggregator: ${rejected.length ? rejected.map(([c, n]) => `${c} ${n}`).join(', ') : 'none'}`);
   lines.push(`Peak RSS: ${Math.round(s.peakRssBytes / MB)} MB`);
   lines.push('', `Dashboard: ${s.url}/`, `API:       ${s.url}/api/v1/products`, '',
@@ -109,7 +109,9 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
   const abort = new AbortController();
   void Promise.resolve(stop).then(() => { stopped = true; abort.abort(); });
 
-  out(`Beacon demo: ${installations} installations, ${weeks} weeks of history, aggregator on 127.0.0.1:${port}\n` +
+  const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+  out(`Beacon demo: ${plural(installations, 'installation')}, ${plural(weeks, 'week')} of history, ` +
+    `aggregator on 127.0.0.1:${port === 0 ? '(a free port)' : port}\n` +
     'Starting the aggregator, two relays and the installations (keys, state directories, servers)...\n');
   const t0 = performance.now();
   try {

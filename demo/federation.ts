@@ -100,6 +100,8 @@ export interface DemoSummary {
   installations: number;
   byPath: Record<DemoPath, PathSummary>;
   reportsStored: number;
+  /** The aggregator's retention: stored reports older than this many days are gone. */
+  retentionDays: number;
   /** The aggregator's beacon_aggregator_reports_rejected_total, by code. */
   rejected: Record<string, number>;
   replay: { from: string; to: string; days: number; reports: number; failedRuns: number; seconds: number };
@@ -347,6 +349,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
         return {
           url, installations: n, byPath,
           reportsStored: aggregator.store.counts().reports,
+          retentionDays: aggregator.config.retentionDays,
           rejected: rejectedByCode(aggregator),
           replay: { from: startDay, to: lastDay, days: done, reports, failedRuns, seconds: replaySeconds },
           threads,
