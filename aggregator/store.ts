@@ -114,15 +114,20 @@ export class Store {
    * new again: older reports of it are outside the period window and refused anyway.)
    */
   purgeRaw(cutoffDay: string): number {
-    return this.db.transaction(() => {
+    const n = this.db.transaction(() => {
       const n = this.s.purgeRaw.run(cutoffDay).changes;
       this.s.purgeInstallations.run();
       for (const hook of this.retentionHooks) hook(this.db, cutoffDay);
       return n;
     })();
+    // The WAL still holds the pages as they were before the delete: copy the zeroed pages
+    // into the database file and empty the WAL, so the deleted bytes leave the disk now.
+    if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return n;
   }
 
   target(url: string): TargetRow | undefined {
+    this.flushTargets();
     return this.s.target.get(url);
   }
 
@@ -132,11 +137,33 @@ export class Store {
   }
 
   dueTargets(now: number, limit: number): TargetRow[] {
+    this.flushTargets();
     return this.s.due.all(now, limit);
   }
 
+  /**
+   * Crawl outcomes are bookkeeping, not acknowledged data: they are buffered and written in
+   * one transaction per event-loop turn (one fsync for a whole wave of targets instead of one
+   * per target, which capped the crawl rate; see docs/BENCHMARKS.md). Losing the last wave
+   * to a power cut only means those targets are fetched again.
+   */
+  private pendingTargets: (() => void)[] = [];
+
+  private queueTarget(write: () => void): void {
+    if (this.pendingTargets.push(write) === 1) setImmediate(() => this.flushTargets());
+  }
+
+  /** Writes buffered crawl outcomes now (the crawler calls it at the end of a crawl; close() too). */
+  flushTargets(): void {
+    if (!this.pendingTargets.length || !this.db.open) return;
+    const writes = this.pendingTargets;
+    this.pendingTargets = [];
+    this.db.transaction(() => { for (const w of writes) w(); })();
+  }
+
   targetOk(url: string, o: { day: string; nextDue: number; etag?: string | null; cursor?: string | null }): void {
-    this.s.ok.run({ url, day: o.day, nextDue: o.nextDue, etag: o.etag ?? null, cursor: o.cursor ?? null });
+    const row = { url, day: o.day, nextDue: o.nextDue, etag: o.etag ?? null, cursor: o.cursor ?? null };
+    this.queueTarget(() => this.s.ok.run(row));
   }
 
   /** Relay cursors advance page by page, each only after that page's reports are committed. */
@@ -145,15 +172,17 @@ export class Store {
   }
 
   targetFailed(url: string, code: string, nextDue: number): void {
-    this.s.fail.run({ url, code, nextDue });
+    this.queueTarget(() => this.s.fail.run({ url, code, nextDue }));
   }
 
   /** Targets that are down and have had no success since `cutoffDay` stop being crawled. */
   expireTargets(cutoffDay: string): number {
+    this.flushTargets();
     return this.s.expire.run(cutoffDay).changes;
   }
 
   targetStates(): Record<TargetState, number> {
+    this.flushTargets();
     const out: Record<TargetState, number> = { new: 0, up: 0, down: 0, expired: 0 };
     for (const r of this.s.states.all()) out[r.state] = r.n;
     return out;
@@ -174,6 +203,7 @@ export class Store {
   }
 
   close(): void {
+    this.flushTargets();
     if (this.db.open) this.db.close();
   }
 }

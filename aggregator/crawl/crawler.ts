@@ -95,6 +95,7 @@ export class Crawler {
       }
     };
     await Promise.all(Array.from({ length: Math.min(config.concurrency, due.length) }, worker));
+    store.flushTargets();
     return summary;
   }
 
