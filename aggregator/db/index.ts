@@ -45,6 +45,9 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  // Deleted rows are overwritten with zeros, not left in free space: retention must remove
+  // an installation's key and values from the file, not only from query results.
+  db.pragma('secure_delete = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   try {
