@@ -26,7 +26,7 @@ afterAll(async () => {
 
 function embedExample(): string {
   const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
-  const section = readme.split('\n## For product maintainers: embed Beacon\n')[1];
+  const section = readme.split('\n### Embed Beacon\n')[1];
   expect(section).toBeDefined();
   const block = /```ts\n([\s\S]*?)```/.exec(section!);
   expect(block).not.toBeNull();
