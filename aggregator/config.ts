@@ -73,6 +73,11 @@ export const AggregatorConfigSchema = z.strictObject({
   targets: z.array(Url).max(100_000).default([]),
   /** Public totals: threshold k, optional Laplace noise (epsilon), signing key path. */
   totals: TotalsConfigSchema.default(DEFAULT_TOTALS_CONFIG),
+}).refine((c) => c.retentionDays >= c.periodWindowDays, {
+  // Retention forgets a key with its last seq once no report of it is left; inside the
+  // period window that would let an old envelope of the key be accepted again (a replay).
+  path: ['retentionDays'],
+  message: 'retentionDays must be at least periodWindowDays, or envelopes still in the window could be replayed',
 });
 
 export type AggregatorConfig = z.infer<typeof AggregatorConfigSchema>;
