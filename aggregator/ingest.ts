@@ -10,7 +10,8 @@ import { envelopeJson } from '../src/protocol/envelope.js';
 import type { ManifestRegistry } from '../src/protocol/registry.js';
 import { addDays, dayOf, type Clock } from '../src/protocol/time.js';
 import { verifyEnvelopeAsync } from '../src/protocol/verify.js';
-import type { Candidate, CommitOutcome, Store } from './store.js';
+import { GroupCommit } from '../src/server/group-commit.js';
+import type { Candidate, Store } from './store.js';
 
 export type ItemResult =
   | { ok: true; outcome: 'accepted' | 'duplicate' }
@@ -26,25 +27,20 @@ export interface IngestOptions {
   onResult?: (r: ItemResult) => void;
 }
 
-interface Queued {
-  candidate: Candidate;
-  resolve: (r: ItemResult) => void;
-  reject: (e: unknown) => void;
-}
-
 const REPLAYED = { ok: false, code: 'replayed', message: 'seq is not greater than the last accepted for this key' } as const;
 
 export class Ingestor {
-  private queue: Queued[] = [];
-  private scheduled = false;
+  private readonly group: GroupCommit<Candidate, ItemResult>;
 
-  constructor(private readonly o: IngestOptions) {}
+  constructor(private readonly o: IngestOptions) {
+    this.group = new GroupCommit((candidates) => this.commit(candidates));
+  }
 
   /** Verifies and stores envelopes (bytes or strings); one result per input, in order. */
   async submit(inputs: readonly (Uint8Array | string)[]): Promise<ItemResult[]> {
     const checked = await Promise.all(inputs.map((i) => this.check(i)));
     // A batch's candidates join the queue together, so they share one commit and its seq ordering.
-    const results = await Promise.all(checked.map((c) => ('ok' in c ? c : this.enqueue(c))));
+    const results = await Promise.all(checked.map((c) => ('ok' in c ? c : this.group.submit(c))));
     for (const r of results) this.o.onResult?.(r);
     return results;
   }
@@ -71,40 +67,25 @@ export class Ingestor {
     };
   }
 
-  private enqueue(candidate: Candidate): Promise<ItemResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ candidate, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  /** One transaction for everything queued since the last tick. */
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (!batch.length) return;
+  /** One transaction for everything that finished verification in the same turn. */
+  private commit(candidates: Candidate[]): ItemResult[] {
     // Lower seq first, so a shuffled batch from a relay does not make a key's older report look replayed.
-    batch.sort((a, b) => (a.candidate.key < b.candidate.key ? -1 : a.candidate.key > b.candidate.key ? 1 : a.candidate.seq - b.candidate.seq));
-    let outcomes: CommitOutcome[];
-    try {
-      outcomes = this.o.store.commit(batch.map((q) => q.candidate), dayOf(this.o.clock()));
-    } catch (e) {
-      for (const q of batch) q.reject(e);
-      return;
-    }
-    batch.forEach((q, i) => {
-      const out = outcomes[i]!;
-      q.resolve(out === 'replayed' ? REPLAYED : { ok: true, outcome: out });
+    const order = candidates.map((_, i) => i).sort((i, j) => {
+      const a = candidates[i]!, b = candidates[j]!;
+      return a.key < b.key ? -1 : a.key > b.key ? 1 : a.seq - b.seq;
     });
+    const outcomes = this.o.store.commit(order.map((i) => candidates[i]!), dayOf(this.o.clock()));
+    const results: ItemResult[] = new Array(candidates.length);
+    order.forEach((i, n) => {
+      const out = outcomes[n]!;
+      results[i] = out === 'replayed' ? REPLAYED : { ok: true, outcome: out };
+    });
+    return results;
   }
 
   /** Resolves once everything queued so far has been committed (for shutdown). */
-  async drain(): Promise<void> {
-    while (this.queue.length || this.scheduled) await new Promise((r) => setImmediate(r));
+  drain(): Promise<void> {
+    return this.group.drain();
   }
 }
 

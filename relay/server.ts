@@ -17,7 +17,7 @@ import { loadManifestDir } from '../src/manifests.js';
 import { errorMiddleware, HttpError, readBody, requireJson, silentLogger, type Logger } from '../src/server/http.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from '../src/server/metrics.js';
 import type { RelayConfig } from './config.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../src/server/group-commit.js';
 import { abortableSleep, aggregatorStates, pushToAggregator, shuffle, type AggregatorRun } from './push.js';
 import { SenderLimiter, type Admission } from './senders.js';
 import { RelayStore, reportDigest, type IncomingReport, type IngestOutcome } from './store.js';

@@ -1,5 +1,5 @@
 /**
- * Group commit: requests that finish verification in the same turn of the event loop
+ * Group commit, shared by the relay and the aggregator: requests that finish verification in the same turn of the event loop
  * are written in one transaction, so many senders share one fsync. Each caller's
  * promise settles only after that transaction committed (or failed).
  */
@@ -17,6 +17,11 @@ export class GroupCommit<I, O> {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /** Resolves once everything submitted so far has been committed (for shutdown). */
+  async drain(): Promise<void> {
+    while (this.pending.length || this.scheduled) await new Promise((r) => setImmediate(r));
   }
 
   private flush(): void {
