@@ -5,11 +5,14 @@
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderHome } from '../aggregator/web/pages.js';
 import { Installation, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = 'test/artifacts';
+// The browser's, inside evaluate() callbacks (the project's tsconfig has no DOM lib).
+declare function getComputedStyle(el: unknown): { fontSize: string; fontWeight: string; color: string };
 
 function pick<T>(list: readonly T[], i: number, salt: number): T {
   return list[(i * 7 + salt * 13 + ((i * i) % 5)) % list.length]!;
@@ -88,6 +91,40 @@ describe('dashboard', () => {
     expect(requests.every((u) => u.startsWith(base))).toBe(true);
     expect(await page.locator('script').count()).toBe(0);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-operately.png`, fullPage: true });
+    await context.close();
+  });
+
+  /** Renders a page the server would send straight into the browser (for states the fixture's data never reaches). */
+  const openHtml = async (html: string, width = 390) => {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width, height: 844 } });
+    const page = await context.newPage();
+    await page.setContent(html);
+    return { context, page };
+  };
+
+  it('a suppressed headline number reads as a muted status in the label size, with an explanation', async () => {
+    const html = renderHome([{ product: 'operately', title: 'Operately', description: 'Operately installations.', manifest: 1, k: 5,
+      latest: { window: 'week', period: '2026-W49', belowThreshold: false, installations: 17, established: null } }]);
+    const { context, page } = await openHtml(html);
+    const number = page.locator('.stat', { hasText: 'installations' }).locator('b');
+    const status = page.locator('.stat', { hasText: 'established' }).locator('.sup');
+    expect(await status.count()).toBe(1);
+    expect(await status.innerText()).toContain('suppressed');
+    expect(await status.getAttribute('title')).toMatch(/fewer than 5/);
+    const style = (l: typeof number) => l.evaluate((el) => {
+      const s = getComputedStyle(el);
+      return { size: parseFloat(s.fontSize), weight: Number(s.fontWeight), color: s.color };
+    });
+    const label = await style(page.locator('.stat span').first());
+    const [n, s] = [await style(number), await style(status)];
+    expect(s.size).toBe(label.size);
+    expect(s.size).toBeLessThan(n.size / 2);
+    expect(s.weight).toBeLessThan(n.weight);
+    expect(s.color).toBe(label.color);
+    // The labels under a number and under the status line up.
+    const [nl, sl] = [await page.locator('.stat span').nth(0).boundingBox(), await page.locator('.stat span').nth(1).boundingBox()];
+    expect(Math.abs(nl!.y - sl!.y)).toBeLessThan(1);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-suppressed-stat.png` });
     await context.close();
   });
 

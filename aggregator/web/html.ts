@@ -33,6 +33,7 @@ a{color:var(--accent)}
 .stats{display:flex;flex-wrap:wrap;gap:1rem 2rem;margin:.75rem 0}
 .stat b{display:block;font-size:2rem;line-height:1.1}
 .stat span{color:var(--muted);font-size:.875rem}
+.stat .sup{display:flex;align-items:flex-end;height:2.2rem;font-size:.875rem;font-style:normal;color:var(--muted);cursor:help}
 nav.windows{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}
 nav.windows a,nav.windows strong{padding:.3rem .7rem;border:1px solid var(--line);border-radius:999px;text-decoration:none;background:var(--card)}
 nav.windows strong{background:var(--fg);color:#fff;border-color:var(--fg)}

@@ -13,7 +13,10 @@ function productLink(product: string, w: { kind: WindowKind; period: string }): 
 }
 
 function stat(value: number | null, label: string, k: number): string {
-  const v = value === null ? `<b title="fewer than ${k}, or hidden so that a small group cannot be worked out">suppressed</b>` : `<b>${esc(fmtCount(value))}</b>`;
+  // A status, not a number: set small and muted so it does not read as an error.
+  const v = value === null
+    ? `<em class="sup" title="Not published: fewer than ${k}, or hidden so that a small group cannot be worked out by subtraction">— suppressed</em>`
+    : `<b>${esc(fmtCount(value))}</b>`;
   return `<div class="stat">${v}<span>${esc(label)}</span></div>`;
 }
 
