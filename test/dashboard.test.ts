@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Series } from '../aggregator/totals/schema.js';
 import { renderHome } from '../aggregator/web/pages.js';
 import { Installation, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
 
@@ -13,6 +14,9 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const ARTIFACTS = 'test/artifacts';
 // The browser's, inside evaluate() callbacks (the project's tsconfig has no DOM lib).
 declare function getComputedStyle(el: unknown): { fontSize: string; fontWeight: string; color: string };
+
+const byKey = (a: { period: string; label: string }, b: { period: string; label: string }) =>
+  `${a.period} ${a.label}`.localeCompare(`${b.period} ${b.label}`);
 
 function pick<T>(list: readonly T[], i: number, salt: number): T {
   return list[(i * 7 + salt * 13 + ((i * i) % 5)) % list.length]!;
@@ -33,7 +37,8 @@ describe('dashboard', () => {
     for (let w = 0; w < 5; w++) {
       const active = insts.slice(0, 60 + 20 * w);
       const reports = active.map((inst, i) => JSON.parse(inst.envelope(w + 1, clock.now, {
-        version: i < 25 * w ? '1.5.0' : i % 9 === 0 ? '1.3.2' : '1.4.2',
+        // 1.6.0 is released in the last week only: six installations, a small total over the whole range.
+        version: w === 4 && i < 6 ? '1.6.0' : i < 25 * w ? '1.5.0' : ['1.3.2', '1.3.1', '1.2.9'][i % 9] ?? '1.4.2',
         elixir_version: pick(['1.16.3', '1.17.2', '1.16.3'], i, 1),
         otp_version: pick(['26.2.5', '27.0.1', '26.2.5'], i, 2),
         os: pick(['linux', 'linux', 'linux', 'linux', 'linux', 'darwin', 'linux', 'freebsd'], i, 3),
@@ -125,6 +130,23 @@ describe('dashboard', () => {
     const [nl, sl] = [await page.locator('.stat span').nth(0).boundingBox(), await page.locator('.stat span').nth(1).boundingBox()];
     expect(Math.abs(nl!.y - sl!.y)).toBeLessThan(1);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-suppressed-stat.png` });
+    await context.close();
+  });
+
+  it('the adoption chart shows every version in every period where it is published, and no count the API suppresses', async () => {
+    const { context, page } = await openPage('/p/operately');
+    const titles = await page.locator('svg').first().locator('rect > title').allTextContents();
+    const shown = titles.map((t) => /^(\S+) (.+): (\d+) \(/.exec(t)).filter((m) => m !== null).map((m) => ({ period: m[1]!, label: m[2]!, n: Number(m[3]) }));
+    // The newest release, in the one week it exists.
+    expect(shown).toContainEqual({ period: '2026-W49', label: '1.6.0', n: 6 });
+    expect(await page.locator('ul.legend li', { hasText: '1.6.0' }).count()).toBe(1);
+    // Every segment is a published cell (or the published `other` cell), and every published cell is a segment.
+    const href = await page.locator('a[href*="/series?"]').getAttribute('href');
+    const series = await (await fetch(base + href!.replace('format=csv', 'format=json'))).json() as Series;
+    const published = series.points.flatMap((p) => p.cells.filter((c) => c.count !== null && c.count > 0)
+      .map((c) => ({ period: p.period, label: c.label === 'other' ? 'other versions' : c.label, n: c.count! })));
+    expect(series.points.some((p) => p.cells.some((c) => c.count === null))).toBe(true);
+    expect(shown.filter((x) => x.label !== 'suppressed or not reported').sort(byKey)).toEqual(published.sort(byKey));
     await context.close();
   });
 

@@ -61,14 +61,16 @@ function shortPeriod(window: Series['window'], period: string): string {
 }
 
 /**
- * Version adoption over time: one 100% stacked column per period. The most common
- * versions get colours; published cells of the rest are "other versions"; what is
+ * Version adoption over time: one 100% stacked column per period. Every version with a
+ * published count gets its own segment in each period where it is published (no top-N
+ * cut: that folded a new release, small over the whole range, into "other" even where it
+ * was published); the `other` cell (versions below k) is "other versions"; what is
  * suppressed or not reported is hatched, as the share nobody may see.
  */
-export function adoptionChart(id: string, s: Series, maxSeries = 5): { svg: string; legend: string } {
+export function adoptionChart(id: string, s: Series): { svg: string; legend: string } {
   const totals = new Map<string, number>();
   for (const p of s.points) for (const c of p.cells) if (c.count !== null && c.label !== 'other') totals.set(c.label, (totals.get(c.label) ?? 0) + c.count);
-  const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, maxSeries).map(([l]) => l);
+  const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([l]) => l);
   const color = new Map(top.map((l, i) => [l, PALETTE[i % PALETTE.length]!]));
   const left = 34;
   const plotH = 160;
