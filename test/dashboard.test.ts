@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareVersionsDesc } from '../aggregator/totals/compute.js';
 import type { Series } from '../aggregator/totals/schema.js';
 import { renderHome } from '../aggregator/web/pages.js';
 import { Installation, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
@@ -148,6 +149,35 @@ describe('dashboard', () => {
     expect(series.points.some((p) => p.cells.some((c) => c.count === null))).toBe(true);
     expect(shown.filter((x) => x.label !== 'suppressed or not reported').sort(byKey)).toEqual(published.sort(byKey));
     await context.close();
+  });
+
+  it('a version keeps its colour across views; the legend is in version order, newest first, other last', async () => {
+    const seen = new Map<string, string>();
+    for (const path of ['/p/operately', '/p/operately?window=week&period=2026-W46', '/p/operately?window=month&period=2026-11',
+      '/p/operately?window=day&period=2026-12-03']) {
+      const { context, page } = await openPage(path);
+      const items = page.locator('ul.legend li');
+      const legend: { label: string; fill: string }[] = [];
+      for (let i = 0; i < await items.count(); i++)
+        legend.push({ label: await items.nth(i).innerText(), fill: (await items.nth(i).locator('i').getAttribute('style'))!.replace('background:', '') });
+      const labels = legend.map((x) => x.label.trim());
+      const versions = labels.slice(0, -2);
+      expect(labels.slice(-2), path).toEqual(['other versions', 'suppressed or not reported']);
+      expect(versions.length, path).toBeGreaterThanOrEqual(2);
+      expect(versions, path).toEqual([...versions].sort((a, b) => compareVersionsDesc(a, b)));
+      expect(new Set(legend.map((x) => x.fill)).size, path).toBe(legend.length);
+      for (const { label, fill } of legend.slice(0, -2)) {
+        expect(seen.get(label) ?? fill, `${path} ${label}`).toBe(fill);
+        seen.set(label, fill);
+        // The chart's segments use the legend's colour.
+        const segs = page.locator('svg').first().locator('rect', { has: page.locator(`title:text-matches(" ${label.replace(/\./g, '\\.')}: ")`) });
+        expect(await segs.count(), `${path} ${label}`).toBeGreaterThan(0);
+        for (let i = 0; i < await segs.count(); i++) expect(await segs.nth(i).getAttribute('fill')).toBe(fill);
+      }
+      if (path === '/p/operately') await page.screenshot({ path: `${ARTIFACTS}/dashboard-adoption.png`, fullPage: true });
+      await context.close();
+    }
+    expect([...seen.keys()]).toEqual(expect.arrayContaining(['1.6.0', '1.5.0', '1.4.2']));
   });
 
   it('the window chooser works as plain links and a GET form', async () => {

@@ -3,12 +3,46 @@
  * the text is drawn at about its nominal size; suppressed cells are drawn hatched and
  * labelled, never as zero.
  */
+import { compareVersionsDesc, OTHER } from '../totals/compute.js';
 import type { FieldTotals, Series } from '../totals/schema.js';
 import { esc, fmtCount } from './html.js';
 
 const W = 360;
-const PALETTE = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#ca8a04', '#db2777'];
+const BAR_COLOR = '#2563eb';
+/** Version colours: none grey (that is "other versions"), none pale (next to the hatch). */
+const VERSION_COLORS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#0891b2', '#ca8a04', '#db2777', '#b91c1c', '#92400e', '#1e3a8a'];
 const OTHER_COLOR = '#94a3b8';
+
+/** Newest first by numeric parts; labels that are not numbers fall back to text order, so the order is total. */
+export function versionOrder(a: string, b: string): number {
+  return compareVersionsDesc(a, b) || a.localeCompare(b);
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * A colour per version, chosen from the version string itself, so a version keeps its
+ * colour in the day, week and month views (which end on different days and so hold
+ * different sets of versions) and as releases come and go. Where two versions in one
+ * chart want the same colour, the older one takes the next free colour.
+ */
+export function versionColors(labels: readonly string[]): Map<string, string> {
+  const taken = new Set<number>();
+  const out = new Map<string, string>();
+  for (const label of [...new Set(labels)].sort(versionOrder)) {
+    const want = fnv1a(label) % VERSION_COLORS.length;
+    let i = want;
+    for (let step = 0; step < VERSION_COLORS.length && taken.has(i); step++) i = (want + step + 1) % VERSION_COLORS.length;
+    if (taken.has(i)) i = want; // more versions than colours: share
+    taken.add(i);
+    out.set(label, VERSION_COLORS[i]!);
+  }
+  return out;
+}
 
 function hatch(id: string): string {
   return `<defs><pattern id="${id}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
@@ -42,7 +76,7 @@ export function barChart(id: string, title: string, rows: BarRow[], installation
     }
     const bw = Math.max(r.count > 0 ? 2 : 0, (W * r.count) / scale);
     return label + `<text x="${W}" y="${y + 14}" font-size="13" text-anchor="end" fill="#1b1f24">${esc(fmtCount(r.count))} <tspan fill="#5b6470">${pct(r.count, installations)}</tspan></text>` +
-      track + `<rect x="0" y="${y + 19}" width="${bw.toFixed(1)}" height="11" rx="2" fill="${PALETTE[0]}"><title>${esc(r.label)}: ${r.count}</title></rect>`;
+      track + `<rect x="0" y="${y + 19}" width="${bw.toFixed(1)}" height="11" rx="2" fill="${BAR_COLOR}"><title>${esc(r.label)}: ${r.count}</title></rect>`;
   });
   return `<svg viewBox="0 0 ${W} ${h}" role="img" aria-label="${esc(title)}" xmlns="http://www.w3.org/2000/svg">${hatch(pid)}<title>${esc(title)}</title>${body.join('')}</svg>`;
 }
@@ -68,10 +102,11 @@ function shortPeriod(window: Series['window'], period: string): string {
  * suppressed or not reported is hatched, as the share nobody may see.
  */
 export function adoptionChart(id: string, s: Series): { svg: string; legend: string } {
-  const totals = new Map<string, number>();
-  for (const p of s.points) for (const c of p.cells) if (c.count !== null && c.label !== 'other') totals.set(c.label, (totals.get(c.label) ?? 0) + c.count);
-  const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([l]) => l);
-  const color = new Map(top.map((l, i) => [l, PALETTE[i % PALETTE.length]!]));
+  const shown = new Set<string>();
+  for (const p of s.points) for (const c of p.cells) if (c.count !== null && c.label !== OTHER) shown.add(c.label);
+  const color = versionColors([...shown]);
+  // Legend order, and each column's order from the top: newest version first.
+  const versions = [...color.keys()];
   const left = 34;
   const plotH = 160;
   const top0 = 8;
@@ -101,22 +136,22 @@ export function adoptionChart(id: string, s: Series): { svg: string; legend: str
       if (color.has(c.label)) segs.push({ label: c.label, n: c.count, fill: color.get(c.label)! });
       else other += c.count;
     }
-    segs.sort((a, b) => top.indexOf(a.label) - top.indexOf(b.label));
+    segs.sort((a, b) => versionOrder(a.label, b.label));
     if (other > 0) segs.push({ label: 'other versions', n: other, fill: OTHER_COLOR });
-    const shown = segs.reduce((acc, sg) => acc + sg.n, 0);
-    if (total - shown > 0) segs.push({ label: 'suppressed or not reported', n: total - shown, fill: `url(#${pid})` });
-    let y = top0 + plotH;
+    const published = segs.reduce((acc, sg) => acc + sg.n, 0);
+    if (total - published > 0) segs.push({ label: 'suppressed or not reported', n: total - published, fill: `url(#${pid})` });
+    let y = top0;
     for (const sg of segs) {
       const hgt = (plotH * sg.n) / total;
-      y -= hgt;
       parts.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${hgt.toFixed(1)}" fill="${sg.fill}"><title>${esc(p.period)} ${esc(sg.label)}: ${sg.n} (${pct(sg.n, total)})</title></rect>`);
+      y += hgt;
     }
   });
   const h = top0 + plotH + 22;
   const title = `${s.field} adoption by ${s.window}, ${s.from} to ${s.to}`;
   const svg = `<svg viewBox="0 0 ${W} ${h}" role="img" aria-label="${esc(title)}" xmlns="http://www.w3.org/2000/svg">${hatch(pid)}<title>${esc(title)}</title>${parts.join('')}</svg>`;
   const items = [
-    ...top.map((l) => `<li><i style="background:${color.get(l)}"></i>${esc(l)}</li>`),
+    ...versions.map((l) => `<li><i style="background:${color.get(l)}"></i>${esc(l)}</li>`),
     `<li><i style="background:${OTHER_COLOR}"></i>other versions</li>`,
     `<li><i style="background:repeating-linear-gradient(45deg,#9aa3ad 0 2px,#eef1f5 2px 5px)"></i>suppressed or not reported</li>`,
   ];
