@@ -7,7 +7,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareVersionsDesc } from '../aggregator/totals/compute.js';
 import type { Series } from '../aggregator/totals/schema.js';
+import { adoptionChart } from '../aggregator/web/charts.js';
+import { page as dashboardPage } from '../aggregator/web/html.js';
 import { renderHome } from '../aggregator/web/pages.js';
+import { addDays } from '../src/protocol/time.js';
 import { Installation, post, startAggregator, tempDir, testClock } from './aggregator-fixtures.js';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -178,6 +181,37 @@ describe('dashboard', () => {
       await context.close();
     }
     expect([...seen.keys()]).toEqual(expect.arrayContaining(['1.6.0', '1.5.0', '1.4.2']));
+  });
+
+  it('x-axis labels of the adoption chart never overlap, at 390 and 1200 px, and the latest period is labelled', async () => {
+    const series = (window: Series['window'], periods: string[]): Series => ({
+      product: 'operately', field: 'version', kind: 'version', window, from: periods[0]!, to: periods.at(-1)!, k: 5, noise: null,
+      points: periods.map((period) => ({ period, from: period, to: period, complete: true, belowThreshold: false, installations: 20,
+        cells: [{ label: '1.2.1', count: 8, suppressed: false }, { label: '1.2.0', count: 12, suppressed: false }, { label: 'other', count: 0, suppressed: false }],
+        absent: { count: 0, suppressed: false } })),
+    });
+    const days = (n: number) => Array.from({ length: n }, (_, i) => addDays('2026-12-02', i - n + 1));
+    const weeks = Array.from({ length: 12 }, (_, i) => `2026-W${String(38 + i).padStart(2, '0')}`);
+    const cases = [series('day', days(12)), series('day', days(31)), series('week', weeks), series('day', days(2))];
+    for (const width of [390, 1200]) {
+      for (const s of cases) {
+        const { svg, legend } = adoptionChart('a', s);
+        const { context, page } = await openHtml(dashboardPage('chart', `<div class="card">${svg}${legend}</div>`), width);
+        const labels = page.locator('svg text.x');
+        const boxes = [];
+        for (let i = 0; i < await labels.count(); i++) boxes.push((await labels.nth(i).boundingBox())!);
+        const what = `${width}px ${s.window} x${s.points.length}`;
+        expect(boxes.length, what).toBeGreaterThanOrEqual(Math.min(s.points.length, 4));
+        for (let i = 1; i < boxes.length; i++) expect(boxes[i]!.x, what).toBeGreaterThan(boxes[i - 1]!.x + boxes[i - 1]!.width + 2);
+        // None cut off at the chart's edges.
+        const chart = (await page.locator('svg').first().boundingBox())!;
+        expect(boxes[0]!.x, what).toBeGreaterThanOrEqual(chart.x);
+        expect(boxes.at(-1)!.x + boxes.at(-1)!.width, what).toBeLessThanOrEqual(chart.x + chart.width);
+        expect(await labels.last().textContent(), what).toBe(s.window === 'day' ? '12-02' : 'W49');
+        if (s.points.length === 12 && s.window === 'day') await page.screenshot({ path: `${ARTIFACTS}/dashboard-day-axis-${width}.png` });
+        await context.close();
+      }
+    }
   });
 
   it('the window chooser works as plain links and a GET form', async () => {

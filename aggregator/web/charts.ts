@@ -119,11 +119,19 @@ export function adoptionChart(id: string, s: Series): { svg: string; legend: str
     const y = top0 + plotH * (1 - f);
     parts.push(`<line x1="${left}" x2="${W}" y1="${y}" y2="${y}" stroke="#d9dee4"/><text x="${left - 4}" y="${y + 4}" font-size="11" text-anchor="end" fill="#5b6470">${f * 100}%</text>`);
   }
-  const labelEvery = Math.ceil(n / 8);
+  // Axis labels: as many as fit side by side (about 6.6 units a character at 11 px, plus a
+  // gap), counted back from the newest period so the latest always has one and its neighbour never crowds it.
+  const labelChars = Math.max(0, ...s.points.map((p) => shortPeriod(s.window, p.period).length));
+  const labelHalf = (labelChars * 6.6) / 2;
+  // The newest label is moved left by up to this much to stay inside the viewBox (below).
+  const lastShift = Math.max(0, labelHalf - colW / 2);
+  const labelEvery = Math.max(1, Math.ceil((2 * labelHalf + 8 + lastShift) / colW));
   s.points.forEach((p, i) => {
     const x = left + i * colW + (colW - barW) / 2;
-    if (i % labelEvery === 0 || i === n - 1)
-      parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${top0 + plotH + 15}" font-size="11" text-anchor="middle" fill="#5b6470">${esc(shortPeriod(s.window, p.period))}</text>`);
+    // Kept inside the viewBox: the newest label would otherwise be cut off at the right edge.
+    const lx = Math.min(x + barW / 2, W - labelHalf);
+    if ((n - 1 - i) % labelEvery === 0)
+      parts.push(`<text class="x" x="${lx.toFixed(1)}" y="${top0 + plotH + 15}" font-size="11" text-anchor="middle" fill="#5b6470">${esc(shortPeriod(s.window, p.period))}</text>`);
     const total = p.installations ?? 0;
     if (p.belowThreshold || total <= 0) {
       parts.push(`<rect x="${x.toFixed(1)}" y="${top0}" width="${barW.toFixed(1)}" height="${plotH}" fill="url(#${pid})" opacity="0.5"><title>${esc(p.period)}: fewer installations than the threshold</title></rect>`);
