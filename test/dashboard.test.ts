@@ -234,6 +234,14 @@ describe('dashboard', () => {
     expect(text).toContain('Community totals');
     expect(text).toContain('Operately');
     expect(text).toMatch(/140\s+installations/);
+    // Every product is listed, those with published numbers first.
+    const { products } = await (await fetch(`${base}/api/v1/products`)).json() as { products: { title: string; latest: { belowThreshold: boolean } }[] };
+    const cards = await page.locator('section.card').allInnerTexts();
+    expect(cards.map((c) => c.split('\n')[0]!.trim()).sort()).toEqual(products.map((p) => p.title).sort());
+    const below = cards.map((c) => /Fewer than \d+ installations/.test(c));
+    expect(below).toEqual(products.map((p) => p.latest.belowThreshold).sort((a, b) => Number(a) - Number(b)));
+    expect(below[0]).toBe(false);
+    expect(below).toContain(true);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-home.png`, fullPage: true });
     const bad = await page.goto(`${base}/p/operately?window=week&period=2026-W99`);
     expect(bad?.status()).toBe(400);

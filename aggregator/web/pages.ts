@@ -21,7 +21,9 @@ function stat(value: number | null, label: string, k: number): string {
 }
 
 export function renderHome(products: ProductSummary[]): string {
-  const cards = products.map((p) => {
+  // Products with published numbers first, so the page does not open on a row of "fewer than k" cards; stable otherwise.
+  const ordered = [...products.filter((p) => !p.latest.belowThreshold), ...products.filter((p) => p.latest.belowThreshold)];
+  const cards = ordered.map((p) => {
     const l = p.latest;
     const numbers = l.belowThreshold
       ? `<p class="muted">Fewer than ${p.k} installations reported in ${esc(l.period)}.</p>`
