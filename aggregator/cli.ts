@@ -4,7 +4,13 @@ import { consoleLogger } from '../src/server/http.js';
 import { loadConfig } from './config.js';
 import { createAggregator } from './index.js';
 
-export const USAGE = 'usage: beacon aggregator [--config FILE] [--port N] [--db FILE]';
+export const USAGE = `usage: beacon aggregator [--config FILE] [--port N] [--db FILE]
+
+  --config FILE   JSON config (default: config/aggregator.json; every field documented in docs/AGGREGATOR.md)
+  --port N        listen port (0 picks a free one; default from the config: 8470)
+  --db FILE       SQLite file (default: ./data/aggregator.db)
+
+Logs where it listens; SIGINT/SIGTERM stop it cleanly. Public API and dashboard on the same port.`;
 
 export interface RunOptions {
   /** Resolves when the process should stop; default: SIGINT or SIGTERM. */
