@@ -7,7 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareVersionsDesc } from '../aggregator/totals/compute.js';
 import type { Series } from '../aggregator/totals/schema.js';
-import { adoptionChart } from '../aggregator/web/charts.js';
+import { adoptionChart, versionColors } from '../aggregator/web/charts.js';
 import { page as dashboardPage } from '../aggregator/web/html.js';
 import { renderHome } from '../aggregator/web/pages.js';
 import { addDays } from '../src/protocol/time.js';
@@ -212,6 +212,26 @@ describe('dashboard', () => {
         await context.close();
       }
     }
+  });
+
+  it('neighbouring releases get distinct colours, each the colour it has on its own', () => {
+    const releases = (parts: number[][]) => parts.map((p) => p.join('.')).sort((a, b) => compareVersionsDesc(a, b));
+    const lines = [
+      ...[1, 17, 30].map((major) => releases(Array.from({ length: 14 }, (_, minor) => [0, 1, 2, 3].map((patch) => [major, minor, patch])).flat())),
+      releases(Array.from({ length: 30 }, (_, minor) => [1, minor])),
+      releases(Array.from({ length: 30 }, (_, major) => [major])),
+    ];
+    let windows = 0;
+    for (const line of lines) {
+      for (let i = 0; i + 12 <= line.length; i++) {
+        const shown = line.slice(i, i + 12);
+        const colors = versionColors(shown);
+        expect(new Set(colors.values()).size, shown.join(' ')).toBe(shown.length);
+        for (const v of shown) expect(colors.get(v), `${v} among ${shown.join(' ')}`).toBe(versionColors([v]).get(v));
+        windows++;
+      }
+    }
+    expect(windows).toBeGreaterThan(150);
   });
 
   it('the window chooser works as plain links and a GET form', async () => {

@@ -9,8 +9,6 @@ import { esc, fmtCount } from './html.js';
 
 const W = 360;
 const BAR_COLOR = '#2563eb';
-/** Version colours: none grey (that is "other versions"), none pale (next to the hatch). */
-const VERSION_COLORS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#0891b2', '#ca8a04', '#db2777', '#b91c1c', '#92400e', '#1e3a8a'];
 const OTHER_COLOR = '#94a3b8';
 
 /** Newest first by numeric parts; labels that are not numbers fall back to text order, so the order is total. */
@@ -24,20 +22,37 @@ function fnv1a(text: string): number {
   return h;
 }
 
+/** Version colours: none grey (that is "other versions"), none pale (next to the hatch). */
+const VERSION_COLORS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#ca8a04', '#0891b2',
+  '#db2777', '#65a30d', '#1e3a8a', '#b91c1c', '#0d9488', '#92400e'];
+
 /**
- * A colour per version, chosen from the version string itself, so a version keeps its
- * colour in the day, week and month views (which end on different days and so hold
- * different sets of versions) and as releases come and go. Where two versions in one
- * chart want the same colour, the older one takes the next free colour.
+ * A version's preferred colour, from its own numbers: MAJOR.MINOR.PATCH read as one number
+ * (major*10000 + minor*100 + patch; fewer parts, fewer places), modulo the palette. Since
+ * 100 is 4 modulo 12, successive releases step through the palette: within a major, any
+ * run of up to 12 neighbouring releases with at most four patches a minor gets 12
+ * different colours (and so do runs of MAJOR.MINOR or MAJOR labels). Labels that are not
+ * versions hash to one.
+ */
+function preferredColor(label: string): number {
+  const m = /^\d{1,6}(?:\.\d{1,6}){0,2}$/.test(label) ? label.split('.').map(Number) : null;
+  if (!m) return fnv1a(label) % VERSION_COLORS.length;
+  return m.reduce((acc, part) => (acc * 100 + part) % VERSION_COLORS.length, 0);
+}
+
+/**
+ * A colour per version, from the version itself and not from its rank in the chart, so a
+ * version keeps its colour in the day, week and month views (which end on different days
+ * and hold different sets of versions) and as releases come and go. Only if two versions
+ * in one chart want the same colour does the older one move on to the next free one.
  */
 export function versionColors(labels: readonly string[]): Map<string, string> {
   const taken = new Set<number>();
   const out = new Map<string, string>();
   for (const label of [...new Set(labels)].sort(versionOrder)) {
-    const want = fnv1a(label) % VERSION_COLORS.length;
+    const want = preferredColor(label);
     let i = want;
-    for (let step = 0; step < VERSION_COLORS.length && taken.has(i); step++) i = (want + step + 1) % VERSION_COLORS.length;
-    if (taken.has(i)) i = want; // more versions than colours: share
+    for (let step = 1; taken.has(i) && step < VERSION_COLORS.length; step++) i = (want + step) % VERSION_COLORS.length;
     taken.add(i);
     out.set(label, VERSION_COLORS[i]!);
   }
