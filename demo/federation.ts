@@ -25,6 +25,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -136,6 +137,26 @@ export function resetDataDir(dir: string): void {
   writeFileSync(join(abs, MARKER), 'Created by `beacon demo`; wiped at every start.\n');
 }
 
+function portInUse(port: number, host: string): BeaconError {
+  return new BeaconError('port_in_use', `port ${port} on ${host} is in use; pick another with --port`);
+}
+
+/**
+ * Binds the aggregator's port before anything is wiped, and holds it until the aggregator
+ * takes it over (the returned release, idempotent), so a clash is found while ./data/demo
+ * is still intact and nothing else can take the port in between. Port 0 needs no hold.
+ */
+export async function reservePort(port: number, host: string): Promise<() => Promise<void>> {
+  if (port === 0) return async () => {};
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? portInUse(port, host) : e));
+    server.listen(port, host, () => resolve());
+  });
+  let released: Promise<void> | null = null;
+  return () => (released ??= new Promise<void>((r) => server.close(() => r())));
+}
+
 /** The aggregator's rejection counter, by code (parsed from its Prometheus text). */
 export function rejectedByCode(aggregator: Aggregator): Record<string, number> {
   const out: Record<string, number> = {};
@@ -229,12 +250,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
   const clock = sharedClock(clockBuffer);
   clock.set(dayStart(startDay) + 8 * HOUR);
 
-  resetDataDir(dataDir);
+  const port = options.port ?? 8080;
+  const releasePort = await reservePort(port, host);
+  try {
+    resetDataDir(dataDir);
+  } catch (e) {
+    await releasePort();
+    throw e;
+  }
   const fleet = createFleet({ seed, installations: n, startDay, days });
   const rng = mulberry32(deriveSeed(seed, 0xdeadbeef));
 
   // Started in dependency order; whatever started is closed again (in reverse) if a later step fails.
-  const closers: (() => Promise<void>)[] = [];
+  const closers: (() => Promise<void>)[] = [releasePort];
   const closeAll = async () => {
     for (const c of closers.splice(0).reverse()) await c().catch((e) => log('error', 'demo shutdown step failed', { err: String(e) }));
   };
@@ -251,7 +279,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
     closers.push(() => relayB.close());
     const bUrl = await relayB.listen();
 
-    const port = options.port ?? 8080;
     const aggregator = createAggregator({
       port, host,
       dbPath: join(dataDir, 'aggregator.db'),
@@ -262,11 +289,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
     }, { clock: clock.now, log });
     closers.push(() => aggregator.close());
     let url: string;
+    await releasePort();
     try {
       url = (await aggregator.listen()).url;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
-        throw new BeaconError('port_in_use', `port ${port} on ${host} is in use; pick another with --port`);
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUse(port, host);
       throw e;
     }
 

@@ -5,7 +5,8 @@
  * exact values: latest report per installation and window, bucketed with the manifests,
  * with the same suppression (the totals' pure suppressPartition) and threshold k.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { runDemo, type Demo } from '../demo/federation.js';
 import { createFleet } from '../demo/generator.js';
 import { loadManifestDir } from '../src/manifests.js';
 import { bucketLabel, ladderLabels, ladderOf, truncateVersion, type Manifest } from '../src/protocol/manifest.js';
+import { BeaconError } from '../src/protocol/errors.js';
 import { addDays } from '../src/protocol/time.js';
 
 const K = 3;
@@ -212,6 +214,25 @@ describe('beacon demo', () => {
     expect(out.join('')).toContain('--installations N');
     for (const bad of [['--installations', '0'], ['--weeks', 'x'], ['--port', '70000'], ['--nope']])
       expect(await run(bad, { out: () => {}, err: () => {} }), bad.join(' ')).toBe(2);
+  });
+
+  it('with the port in use, refuses with port_in_use before it wipes the data directory', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as net.AddressInfo).port;
+    const data = mkdtempSync(join(tmpdir(), 'beacon-demo-port-'));
+    try {
+      // A directory an earlier demo made (its marker), holding something the wipe would delete.
+      writeFileSync(join(data, '.beacon-demo'), 'Created by `beacon demo`; wiped at every start.\n');
+      writeFileSync(join(data, 'sentinel'), 'still here\n');
+      const err = await runDemo({ installations: 1, weeks: 1, seed: 7, port, today: TODAY, dataDir: data, threads: 1 }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(BeaconError);
+      expect((err as BeaconError).code).toBe('port_in_use');
+      expect(readFileSync(join(data, 'sentinel'), 'utf8')).toBe('still here\n');
+    } finally {
+      await new Promise((r) => busy.close(r));
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 
   it('closes every server and database', async () => {
