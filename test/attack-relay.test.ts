@@ -7,11 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SenderLimiter } from '../relay/senders.js';
 import { createRelay } from '../relay/server.js';
-import { installation, postReport, relayConfig, tempDir } from './relay-support.js';
+import { installation, postReport, relayConfig, removeTempDirs, tempDir } from './relay-support.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  removeTempDirs();
 });
 
 describe('senders from very many addresses (an IPv6 block, say)', () => {

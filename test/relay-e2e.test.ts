@@ -8,11 +8,12 @@ import { createAggregator, type Aggregator } from '../aggregator/index.js';
 import type { AggregatorConfigInput } from '../aggregator/config.js';
 import { createRelay, type Relay } from '../relay/server.js';
 import type { RelayConfigInput } from '../relay/config.js';
-import { installation, manifests, postReport, relayConfig, tempDir } from './relay-support.js';
+import { installation, manifests, postReport, relayConfig, removeTempDirs, tempDir } from './relay-support.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
   for (const o of open.reverse()) await o.close();
+  removeTempDirs();
 });
 
 async function startAggregator(dir: string, over: AggregatorConfigInput = {}, port = 0, clock?: () => number) {

@@ -1,10 +1,12 @@
 /** Each numbered relay migration, applied to a real SQLite file. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../relay/migrations.js';
 import { RelayStore } from '../relay/store.js';
-import { tempDir } from './relay-support.js';
+import { removeTempDirs, tempDir } from './relay-support.js';
+
+afterAll(removeTempDirs);
 
 const strictTables = (db: Database.Database) =>
   (db.prepare("SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'").all() as { name: string; strict: number }[])

@@ -1,6 +1,6 @@
 /** Shared by the relay tests: installations that sign real reports, raw HTTP from a chosen address, a stub aggregator. */
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -15,8 +15,18 @@ export const manifests = loadManifestDir();
 const operately = manifests.latest('operately')!;
 export const EXACT = { version: '1.4.2', elixir_version: '1.16.3', otp_version: '26.2.5', os: 'linux', architecture: 'x86_64', deployment_type: 'docker', users: 37 };
 
+const made: string[] = [];
+
+/** A fresh directory under the OS temp dir; a test file that makes any calls removeTempDirs in afterAll. */
 export function tempDir(prefix = 'beacon-relay-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir made in this test file (after its relays are closed). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** An installation with a deterministic key; `report(seq, now)` signs a real report. */

@@ -11,13 +11,14 @@ import type { RelayConfigInput } from '../relay/config.js';
 import { run } from '../relay/cli.js';
 import { aggregatorId } from '../relay/store.js';
 import {
-  EXACT, StubAggregator, captureLog, eventually, installation, manifests, postReport, relayConfig, request, tempDir,
+  EXACT, StubAggregator, captureLog, eventually, installation, manifests, postReport, relayConfig, removeTempDirs, request, tempDir,
 } from './relay-support.js';
 import { buildReport, envelopeJson, signReport } from '../src/protocol/index.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
   for (const o of open.reverse()) await o.close();
+  removeTempDirs();
 });
 
 async function startRelay(over: RelayConfigInput = {}, deps: RelayDeps = {}, dir = tempDir()) {
