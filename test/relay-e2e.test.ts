@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { createServer as createNetServer } from 'node:net';
 import { createAggregator, type Aggregator } from '../aggregator/index.js';
 import type { AggregatorConfigInput } from '../aggregator/config.js';
 import { createRelay, type Relay } from '../relay/server.js';
@@ -112,7 +113,11 @@ describe('failures lose nothing', () => {
   it('the aggregator down for a while, then up: everything arrives', async () => {
     const dir = tempDir();
     const first = await startAggregator(dir);
-    await first.agg.close(); // the port is now closed
+    await first.agg.close();
+    // The aggregator is down: its port now resets every connection. Holding the port (rather
+    // than leaving it closed) keeps other processes on this shared machine from taking it.
+    const down = createNetServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => down.listen(first.port, '127.0.0.1', resolve));
     const { relay, url } = await startRelay(dir, { aggregators: [first.url] });
     const f = fleet(4000, 6);
     await sendAll(url, f.map((i) => i.env));
@@ -121,6 +126,7 @@ describe('failures lose nothing', () => {
       expect(run.aggregators[0]!.error).toBeDefined();
       expect(relayHeld(relay)).toBe(6);
     }
+    await new Promise((resolve) => down.close(resolve));
     const again = await startAggregator(dir, {}, first.port);
     await relay.pushOnce();
     expect(held(again.agg).map((r) => r.key).sort()).toEqual(f.map((i) => i.key).sort());
