@@ -4,7 +4,7 @@
  * It can be told to answer an error, and be stopped and started again on the same port.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import Koa from 'koa';
 import { ManifestRegistry } from '../../src/protocol/registry.js';
 import type { Manifest } from '../../src/protocol/manifest.js';
@@ -36,6 +36,9 @@ export async function startReceiver(opts: { manifests: Manifest[]; now: () => nu
   const registry = new ManifestRegistry(opts.manifests);
   const app = new Koa();
   let server: Server | null = null;
+  // While stopped, the port is held by a server that resets every connection (the receiver is
+  // "down"), so no other process on a shared machine can take it before start() again.
+  let holder: NetServer | null = null;
   const sockets = new Set<Socket>();
   const r: Receiver = {
     url: '',
@@ -46,6 +49,11 @@ export async function startReceiver(opts: { manifests: Manifest[]; now: () => nu
     failWith: null,
     async start() {
       if (server) return;
+      if (holder) {
+        const h = holder;
+        holder = null;
+        await new Promise<void>((resolve) => h.close(() => resolve()));
+      }
       const s = createServer(app.callback());
       s.on('connection', (sock) => {
         r.connections++;
@@ -66,6 +74,10 @@ export async function startReceiver(opts: { manifests: Manifest[]; now: () => nu
       if (!s) return;
       for (const sock of sockets) sock.destroy();
       await new Promise<void>((resolve) => s.close(() => resolve()));
+      const h = createNetServer((sock) => sock.destroy());
+      await new Promise<void>((resolve) => h.listen(r.port, '127.0.0.1', () => resolve()));
+      h.unref();
+      holder = h;
     },
   };
   app.use(errorMiddleware(silentLogger));
