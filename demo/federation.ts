@@ -285,7 +285,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
       rateLimit: { capacity: 1_000_000, refillPerSec: 1_000_000 },
       crawl: { allowPrivate: true, schedule: '*/30 * * * * *', intervalMs: 60_000, backoff: { baseMs: 60_000, maxMs: 3_600_000 } },
       relays: [{ url: bUrl }],
-      totals: { ...(options.k !== undefined ? { k: options.k } : {}), maxAgeSeconds: 10 },
+      // "live": the demo shows totals moving as reports arrive, so it serves the current,
+      // unfinished window too (a real aggregator publishes only final windows; docs/TOTALS.md).
+      totals: { ...(options.k !== undefined ? { k: options.k } : {}), maxAgeSeconds: 10, publish: 'live' },
     }, { clock: clock.now, log });
     closers.push(() => aggregator.close());
     let url: string;

@@ -52,7 +52,8 @@ describe('public totals API', () => {
   const latest = new Map<Installation, { exact: Record<string, unknown>; firstSeen: string }>();
 
   beforeAll(async () => {
-    const { agg, url } = await startAggregator({ dbPath: `${tmp.path}/agg.db`, totals: { k: K } }, { clock: clock.clock });
+    // "live": this suite checks the numbers of the current week as they come in.
+    const { agg, url } = await startAggregator({ dbPath: `${tmp.path}/agg.db`, totals: { k: K, publish: 'live' } }, { clock: clock.clock });
     base = url;
     close = () => agg.close();
     const samples = fc.sample(installationArb, { numRuns: 70, seed: 49 });
@@ -225,7 +226,7 @@ describe('series over several periods', () => {
       perWeek.set(weeks[w]!, sent);
       clock.now += 7 * 86_400_000;
     }
-    clock.now = Date.parse('2026-12-07T10:00:00Z'); // Monday of W50: W49 is the latest complete week
+    clock.now = Date.parse('2026-12-14T10:00:00Z'); // Monday of W51: W49 is the latest final week
   });
 
   afterAll(async () => {
@@ -252,7 +253,7 @@ describe('series over several periods', () => {
     const share = s.points.map((p) => p.cells.find((c) => c.label === '1.5.0')?.count);
     expect(share).toEqual([undefined, null, 12, 18, 24]);
     expect(s.points[1]!.cells.find((c) => c.label === 'other')).toEqual({ label: 'other', count: null, suppressed: true });
-    // Defaults: the 12 weeks up to the latest complete one.
+    // Defaults: the 12 weeks up to the latest final one.
     const d = (await get(base, '/api/v1/products/operately/series?field=version')).json as Series;
     expect([d.points.length, d.to, d.from]).toEqual([12, '2026-W49', '2026-W38']);
     const csv = parseCsv((await get(base, '/api/v1/products/operately/series?field=version&window=week&from=2026-W45&to=2026-W49&format=csv')).text);

@@ -56,7 +56,8 @@ describe('dashboard', () => {
       expect((await post(`${url}/v1/reports/batch`, JSON.stringify({ reports }))).json.accepted).toBe(active.length);
       clock.now += 7 * 86_400_000;
     }
-    clock.now = Date.parse('2026-12-07T10:00:00Z'); // W49 is the latest complete week
+    // W49 (to 2026-12-06) takes reports until 2026-12-13: from the 14th it is the latest final week.
+    clock.now = Date.parse('2026-12-14T10:00:00Z');
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     mkdirSync(ARTIFACTS, { recursive: true });
   });
@@ -186,7 +187,7 @@ describe('dashboard', () => {
   it('x-axis labels of the adoption chart never overlap, at 390 and 1200 px, and the latest period is labelled', async () => {
     const series = (window: Series['window'], periods: string[]): Series => ({
       product: 'operately', field: 'version', kind: 'version', window, from: periods[0]!, to: periods.at(-1)!, k: 5, noise: null,
-      points: periods.map((period) => ({ period, from: period, to: period, complete: true, belowThreshold: false, installations: 20,
+      points: periods.map((period) => ({ period, from: period, to: period, complete: true, final: true, belowThreshold: false, installations: 20,
         cells: [{ label: '1.2.1', count: 8, suppressed: false }, { label: '1.2.0', count: 12, suppressed: false }, { label: 'other', count: 0, suppressed: false }],
         absent: { count: 0, suppressed: false } })),
     });

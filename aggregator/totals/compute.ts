@@ -59,6 +59,8 @@ export interface PublishOptions {
   noise?: NoiseOptions | undefined;
   /** Whether the window has ended (see windows.isComplete). */
   complete: boolean;
+  /** Whether no report for the window can be accepted any more (see windows.isFinal); default false. */
+  final?: boolean | undefined;
 }
 
 /** Newest version first: 10.2 before 9.12 before 9.2. */
@@ -143,6 +145,7 @@ export function publishTotals(raw: RawCounts, manifest: Manifest, w: Window, opt
     from: w.from,
     to: w.to,
     complete: opts.complete,
+    final: opts.final ?? false,
     k: opts.k,
     noise: opts.noise ? { mechanism: 'laplace' as const, epsilon: opts.noise.epsilon } : null,
   };

@@ -39,7 +39,9 @@ export function createTotals(d: TotalsDeps) {
   const signer = keyPath ? loadTotalsSigner(keyPath) : totalsSigner(generateKeyPair());
   const store = new TotalsStore(d.store.db);
   const noise = d.config.epsilon ? hmacNoise(signer.noiseSecret(), d.config.epsilon) : undefined;
-  const service = new TotalsService({ manifests: d.manifests, store, clock: d.clock, k: d.config.k, noise });
+  const service = new TotalsService({ manifests: d.manifests, store, clock: d.clock, k: d.config.k, noise,
+    publish: d.config.publish, periodWindowDays: d.periodWindowDays,
+  });
 
   // Inside the ingest's commit transaction: the reports just written are counted in the
   // same commit. A failure here rolls back only the totals' savepoint (the queue keeps

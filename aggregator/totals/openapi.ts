@@ -47,7 +47,7 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       '/api/v1/products': {
         get: {
-          summary: 'Products with the headline numbers of their latest complete week',
+          summary: 'Products with the headline numbers of their latest published week (by default the latest final one)',
           responses: { 200: { ...json(ref('Products'), 'The products'), headers: cacheHeaders } },
         },
       },
@@ -70,7 +70,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [
             productParam,
             windowParam,
-            { name: 'period', in: 'query', required: false, description: '2026-12-03, 2026-W49 or 2026-12 to match window; default the latest complete one.', schema: { type: 'string', maxLength: 10 } },
+            { name: 'period', in: 'query', required: false, description: '2026-12-03, 2026-W49 or 2026-12 to match window; default the latest published one. By default only final windows (no report can be accepted for them any more) are published; others answer 400 not_final.', schema: { type: 'string', maxLength: 10 } },
             formatParam,
             { name: 'signed', in: 'query', required: false, description: `1: the document as a DSSE envelope (${TOTALS_PAYLOAD_TYPE}) signed by the aggregator's key.`, schema: { type: 'string', enum: ['0', '1'] } },
           ],
@@ -80,7 +80,7 @@ export function openApiDocument(): Record<string, unknown> {
               headers: cacheHeaders,
               content: { 'application/json': { schema: { oneOf: [ref('Totals'), ref('SignedTotals')] } }, ...csv },
             },
-            400: error('Bad parameters'),
+            400: error('Bad parameters, or a window not published yet (not_final)'),
             404: error('Unknown product'),
           },
         },
@@ -93,12 +93,12 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'field', in: 'query', required: true, schema: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,47}$' } },
             windowParam,
             { name: 'from', in: 'query', required: false, description: 'First period; default 11 periods before `to`.', schema: { type: 'string', maxLength: 10 } },
-            { name: 'to', in: 'query', required: false, description: 'Last period; default the latest complete one.', schema: { type: 'string', maxLength: 10 } },
+            { name: 'to', in: 'query', required: false, description: 'Last period; default the latest published one (a later one: 400 not_final).', schema: { type: 'string', maxLength: 10 } },
             formatParam,
           ],
           responses: {
             200: { description: 'The series', headers: cacheHeaders, content: { 'application/json': { schema: ref('Series') }, ...csv } },
-            400: error('Bad parameters'),
+            400: error('Bad parameters, or a window not published yet (not_final)'),
             404: error('Unknown product'),
           },
         },

@@ -50,6 +50,8 @@ export const TotalsSchema = z.strictObject({
   to: Day,
   /** False while the window has not ended yet (its numbers can still grow). */
   complete: z.boolean(),
+  /** True once no report for the window can be accepted any more: its numbers will not change. */
+  final: z.boolean(),
   k: z.number().int().min(1).max(1_000_000),
   noise: NoiseInfoSchema,
   /** True when the window has fewer than k installations: then nothing else is published. */
@@ -69,6 +71,7 @@ export const SeriesPointSchema = z.strictObject({
   from: Day,
   to: Day,
   complete: z.boolean(),
+  final: z.boolean(),
   belowThreshold: z.boolean(),
   installations: Count.nullable(),
   cells: z.array(CellSchema).max(1024),
@@ -96,7 +99,7 @@ export const ProductSummarySchema = z.strictObject({
   description: z.string().max(1000),
   manifest: z.number().int().min(1).max(1_000_000),
   k: z.number().int().min(1).max(1_000_000),
-  /** Headline numbers of the latest complete week. */
+  /** Headline numbers of the latest published week (the latest final one by default). */
   latest: z.strictObject({
     window: z.enum(WINDOW_KINDS),
     period: Period,

@@ -22,6 +22,7 @@ export function seriesOf(field: string, spec: FieldSpec, docs: Totals[]): Series
         from: t.from,
         to: t.to,
         complete: t.complete,
+        final: t.final,
         belowThreshold: t.belowThreshold,
         installations: t.installations,
         cells: f?.cells ?? [],

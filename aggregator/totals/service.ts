@@ -6,15 +6,17 @@
 import type { Manifest } from '../../src/protocol/manifest.js';
 import { ProductId } from '../../src/protocol/manifest.js';
 import type { ManifestRegistry } from '../../src/protocol/registry.js';
-import { dayOf, type Clock } from '../../src/protocol/time.js';
+import { addDays, dayOf, type Clock } from '../../src/protocol/time.js';
 import { HttpError } from '../../src/server/http.js';
 import { publishTotals } from './compute.js';
 import type { ProductSummary, Series, Totals } from './schema.js';
 import { seriesOf } from './series.js';
+import type { PublishMode } from './config.js';
 import type { NoiseOptions } from './suppress.js';
 import type { TotalsStore } from './store.js';
 import {
-  isComplete, isWindowKind, latestCompleteWindow, parsePeriod, windowRange, windowsEndingWith, type Window, type WindowKind,
+  WINDOW_KINDS, finalFrom, isComplete, isFinal, isWindowKind, latestFinalWindow, latestCompleteWindow, parsePeriod, windowRange,
+  windowsEndingWith, type Window, type WindowKind,
 } from './windows.js';
 
 export interface TotalsServiceOptions {
@@ -23,6 +25,10 @@ export interface TotalsServiceOptions {
   clock: Clock;
   k: number;
   noise?: NoiseOptions | undefined;
+  /** Which windows are served (config totals.publish; see docs/TOTALS.md). */
+  publish: PublishMode;
+  /** Reports are accepted for today and this many days back: a window is final after that. */
+  periodWindowDays: number;
 }
 
 export const DEFAULT_WINDOW: WindowKind = 'week';
@@ -59,19 +65,48 @@ export class TotalsService {
     return param;
   }
 
-  /** A period of `kind` (default: the latest complete one); periods that have not started are refused. */
-  window(kind: WindowKind, param: unknown, name = 'period'): Window {
-    if (param === undefined || param === '') return latestCompleteWindow(kind, this.o.clock());
+  /**
+   * A period of `kind` (default: the latest published one). Periods that have not started are
+   * refused (bad_period); so, unless `publish` is "live", is one not yet published (not_final):
+   * "complete" serves ended windows, "final" only windows no report can be accepted for any
+   * more, so that nobody can watch a window's numbers move around one installation's report.
+   */
+  window(kind: WindowKind, param: unknown, name = 'period', published = true): Window {
+    if (param === undefined || param === '') return this.latestWindow(kind);
     const example = kind === 'day' ? '2026-12-03' : kind === 'week' ? '2026-W49' : '2026-12';
     const w = typeof param === 'string' ? parsePeriod(kind, param) : null;
     if (!w) throw bad('bad_period', `${name} must be a ${kind} like ${example}`);
     if (w.from > dayOf(this.o.clock())) throw bad('bad_period', `${name} ${w.period} has not started yet`);
+    if (published && !this.isPublished(w)) {
+      const from = this.publishedFrom(w);
+      const why = this.o.publish === 'final'
+        ? `reports for it are accepted until ${addDays(from, -1)}, so its numbers can still change`
+        : 'it is not over yet';
+      throw bad('not_final', `${name} ${w.period} is not published yet: ${why}; it will be published from ${from}`);
+    }
     return w;
+  }
+
+  /** The first day on which `w` is served. */
+  private publishedFrom(w: Window): string {
+    return this.o.publish === 'final' ? finalFrom(w, this.o.periodWindowDays) : addDays(w.to, 1);
+  }
+
+  private isPublished(w: Window): boolean {
+    const now = this.o.clock();
+    if (this.o.publish === 'live') return true;
+    return this.o.publish === 'final' ? isFinal(w, now, this.o.periodWindowDays) : isComplete(w, now);
+  }
+
+  /** The default window of a kind: the latest final one, or the latest complete one ("complete", "live"). */
+  latestWindow(kind: WindowKind): Window {
+    const now = this.o.clock();
+    return this.o.publish === 'final' ? latestFinalWindow(kind, now, this.o.periodWindowDays) : latestCompleteWindow(kind, now);
   }
 
   private publish(m: Manifest, w: Window): Totals {
     return publishTotals(this.o.store.counts(m.product, w), m, w, {
-      k: this.o.k, noise: this.o.noise, complete: isComplete(w, this.o.clock()),
+      k: this.o.k, noise: this.o.noise, complete: isComplete(w, this.o.clock()), final: isFinal(w, this.o.clock(), this.o.periodWindowDays),
     });
   }
 
@@ -96,7 +131,8 @@ export class TotalsService {
     let windows: Window[];
     if (fromParam === undefined || fromParam === '') windows = windowsEndingWith(to, DEFAULT_SERIES_LENGTH);
     else {
-      const r = windowRange(this.window(kind, fromParam, 'from'), to);
+      // Only `to` needs to be published: an earlier `from` then is too, and a later one is bad_period below.
+      const r = windowRange(this.window(kind, fromParam, 'from', false), to);
       if (typeof r === 'string') throw bad('bad_period', r);
       windows = r;
     }
@@ -104,12 +140,12 @@ export class TotalsService {
     return seriesOf(fieldParam, m.fields[fieldParam]!, windows.map((w) => this.publish(m, w)));
   }
 
-  /** Headline numbers of every product's latest complete week. */
+  /** Headline numbers of every product's latest published week. */
   summaries(): ProductSummary[] {
     this.catchUp();
     return this.products().map((product) => {
       const m = this.o.manifests.latest(product)!;
-      const t = this.publish(m, latestCompleteWindow(DEFAULT_WINDOW, this.o.clock()));
+      const t = this.publish(m, this.latestWindow(DEFAULT_WINDOW));
       return {
         product, title: m.title, description: m.description, manifest: m.version, k: this.o.k,
         latest: { window: t.window, period: t.period, belowThreshold: t.belowThreshold, installations: t.installations, established: t.established },
@@ -117,9 +153,8 @@ export class TotalsService {
     });
   }
 
-  /** The latest complete period of each kind (the dashboard's shortcuts). */
+  /** The latest published period of each kind (the dashboard's shortcuts, and the last it links to). */
   latestPeriods(): Record<WindowKind, string> {
-    const now = this.o.clock();
-    return { day: latestCompleteWindow('day', now).period, week: latestCompleteWindow('week', now).period, month: latestCompleteWindow('month', now).period };
+    return Object.fromEntries(WINDOW_KINDS.map((kind) => [kind, this.latestWindow(kind).period])) as Record<WindowKind, string>;
   }
 }

@@ -125,7 +125,28 @@ export function earlierWindow(w: Window): Window | null {
 
 /** The latest window that has fully ended by the instant `now` (ms): yesterday, last week, last month. */
 export function latestCompleteWindow(kind: WindowKind, now: number): Window {
-  return previousWindow(windowOf(kind, dayOf(now)));
+  return latestWindowBefore(kind, dayOf(now));
+}
+
+/** The latest window of `kind` whose last day is before `day`. */
+export function latestWindowBefore(kind: WindowKind, day: string): Window {
+  return previousWindow(windowOf(kind, day));
+}
+
+/** The first day from which no report for `w` is accepted any more (reports are accepted
+ * for today and `periodWindowDays` days back): from then on its numbers cannot change. */
+export function finalFrom(w: Window, periodWindowDays: number): string {
+  return addDays(w.to, periodWindowDays + 1);
+}
+
+/** True once no report for the window can be accepted: its last day < today - periodWindowDays. */
+export function isFinal(w: Window, now: number, periodWindowDays: number): boolean {
+  return finalFrom(w, periodWindowDays) <= dayOf(now);
+}
+
+/** The latest final window of `kind` at the instant `now` (ms). */
+export function latestFinalWindow(kind: WindowKind, now: number, periodWindowDays: number): Window {
+  return latestWindowBefore(kind, addDays(dayOf(now), -periodWindowDays));
 }
 
 /** True once the window's last day has ended. */

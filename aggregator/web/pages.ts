@@ -41,7 +41,7 @@ export interface ProductPage {
   manifest: Manifest;
   totals: Totals;
   window: Window;
-  /** The latest complete period of each window kind (the chooser's shortcuts). */
+  /** The latest published period of each window kind (the chooser's shortcuts; nothing later is linked). */
   latest: Record<WindowKind, string>;
   /** Version adoption over the periods up to this one (null if the manifest has no version field). */
   adoption: Series | null;
@@ -79,7 +79,7 @@ function chooser(p: ProductPage): string {
     kind === w.kind ? `<strong>${KIND_NAMES[kind]}</strong>` : `<a href="${productLink(product, { kind, period: p.latest[kind] })}">${KIND_NAMES[kind]}</a>`);
   const prev = earlierWindow(w);
   const next = nextWindow(w);
-  // Period strings of one kind sort like their dates; no link past the latest complete one.
+  // Period strings of one kind sort like their dates; no link past the latest published one.
   const nextLink = next.period <= p.latest[w.kind]
     ? `<a href="${productLink(product, next)}" rel="next">${esc(next.period)} →</a>` : '';
   return `<nav class="windows" aria-label="Window">${kinds.join('')}</nav>
@@ -95,7 +95,7 @@ export function renderProduct(p: ProductPage): string {
   const { manifest: m, totals: t } = p;
   const range = t.from === t.to ? t.from : `${t.from} to ${t.to}`;
   const head = `<h1>${esc(m.title)}</h1>
-<p class="muted">${esc(KIND_NAMES[t.window])} ${esc(t.period)} (${esc(range)})${t.complete ? '' : ' · not over yet, numbers can still grow'}</p>
+<p class="muted">${esc(KIND_NAMES[t.window])} ${esc(t.period)} (${esc(range)})${!t.complete ? ' · not over yet, numbers can still grow' : !t.final ? ' · late reports can still change these numbers' : ''}</p>
 ${chooser(p)}`;
   let body: string;
   if (t.belowThreshold) {
