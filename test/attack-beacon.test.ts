@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBeacon, type Beacon, type BeaconOptions } from '../src/index.js';
 import { exactValues, operately, tempDir, testClock } from './helpers/index.js';
+import { flood, type Flood } from './helpers/flood.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -42,22 +43,12 @@ describe('a receiver that answers with an endless body', () => {
   it('is not read into the host\'s memory: the push ends without consuming it', async () => {
     const MB = 1 << 20;
     const LIMIT = 96 * MB; // bounded loop; the client must stop long before this
-    let written = 0;
-    let finished = false;
+    const state: Flood = { written: 0, finished: false };
     const { url } = await serve((req, res) => {
       req.resume();
       req.on('end', () => {
         res.writeHead(202, { 'content-type': 'application/octet-stream' });
-        const chunk = Buffer.alloc(MB, 0x61);
-        const pump = () => {
-          while (written < LIMIT) {
-            written += chunk.length;
-            if (!res.write(chunk)) { res.once('drain', pump); return; }
-          }
-          finished = true;
-          res.end();
-        };
-        pump();
+        flood(res, LIMIT, state);
       });
     });
     const b = beacon({ targets: [url], timeoutMs: 60_000 });
@@ -65,8 +56,8 @@ describe('a receiver that answers with an endless body', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.deliveries.map((d) => d.outcome)).toEqual(['delivered']);
-    expect(finished).toBe(false);
-    expect(written).toBeLessThan(LIMIT);
+    expect(state.finished).toBe(false);
+    expect(state.written).toBeLessThan(LIMIT);
   });
 });
 

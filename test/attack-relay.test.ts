@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SenderLimiter } from '../relay/senders.js';
 import { createRelay } from '../relay/server.js';
 import { installation, postReport, relayConfig, removeTempDirs, tempDir } from './relay-support.js';
+import { flood, type Flood } from './helpers/flood.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,23 +46,13 @@ describe('an aggregator that answers a push with an endless body', () => {
   it('is not read into the relay\'s memory, and nothing is acknowledged', async () => {
     const MB = 1 << 20;
     const LIMIT = 96 * MB; // bounded loop; the relay must stop reading long before this
-    let written = 0;
-    let finished = false;
+    const state: Flood = { written: 0, finished: false };
     const agg: Server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
         res.writeHead(202, { 'content-type': 'application/json' });
         res.write('{"accepted":1,"duplicates":0,"rejected":[],"pad":"');
-        const chunk = Buffer.alloc(MB, 0x61);
-        const pump = () => {
-          while (written < LIMIT) {
-            written += chunk.length;
-            if (!res.write(chunk)) { res.once('drain', pump); return; }
-          }
-          finished = true;
-          res.end('"}');
-        };
-        pump();
+        flood(res, LIMIT, state, '"}');
       });
     });
     await new Promise<void>((resolve) => agg.listen(0, '127.0.0.1', resolve));
@@ -77,7 +68,7 @@ describe('an aggregator that answers a push with an endless body', () => {
     expect(run.aggregators[0]!.error).toBeDefined();
     expect(run.aggregators[0]!.done).toBe(0);
     expect(relay.store.stats().reports).toBe(1);
-    expect(finished).toBe(false);
-    expect(written).toBeLessThan(LIMIT);
+    expect(state.finished).toBe(false);
+    expect(state.written).toBeLessThan(LIMIT);
   });
 });
