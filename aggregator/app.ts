@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { z } from 'zod';
-import { HttpError, errorMiddleware, parseJsonBody, readBody, requireJson, type Logger } from '../src/server/http.js';
+import { ByteBudget, HttpError, errorMiddleware, parseJsonBody, readBody, requireJson, type Logger } from '../src/server/http.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../src/server/metrics.js';
 import { dayOf, type Clock } from '../src/protocol/time.js';
 import type { AggregatorConfig } from './config.js';
@@ -33,6 +33,7 @@ export function createApp(p: AppParts): { app: Koa; router: Router } {
   const app = new Koa();
   app.silent = true; // errors are logged by errorMiddleware, without request details
   const router = new Router();
+  const inFlight = new ByteBudget(p.config.bodyLimit.inFlight);
 
   const limit: Koa.Middleware = async (ctx, next) => {
     const wait = p.limiter.take(ctx.req.socket.remoteAddress);
@@ -54,7 +55,7 @@ export function createApp(p: AppParts): { app: Koa; router: Router } {
 
   router.post('/v1/reports', limit, async (ctx) => {
     requireJson(ctx);
-    const body = await readBody(ctx, p.config.bodyLimit.report, p.config.bodyLimit.timeoutMs);
+    const body = await readBody(ctx, p.config.bodyLimit.report, p.config.bodyLimit.timeoutMs, inFlight);
     const started = performance.now();
     const [r] = await ingest([body]);
     p.metrics.ingestSeconds.observe((performance.now() - started) / 1000, { route: 'report' });
@@ -65,7 +66,7 @@ export function createApp(p: AppParts): { app: Koa; router: Router } {
 
   router.post('/v1/reports/batch', limit, async (ctx) => {
     requireJson(ctx);
-    const body = await readBody(ctx, p.config.bodyLimit.batch, p.config.bodyLimit.timeoutMs);
+    const body = await readBody(ctx, p.config.bodyLimit.batch, p.config.bodyLimit.timeoutMs, inFlight);
     const parsed = BatchSchema.safeParse(parseJsonBody(body));
     if (!parsed.success) throw new HttpError('bad_batch', 'body must be {"reports": [envelope, ...]}', 400);
     const items = parsed.data.reports;

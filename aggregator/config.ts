@@ -61,7 +61,9 @@ export const AggregatorConfigSchema = z.strictObject({
     report: z.number().int().min(256).max(MAX_ENVELOPE_BYTES).default(MAX_ENVELOPE_BYTES),
     batch: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
     timeoutMs: Ms(300_000).default(10_000),
-  }).default({ report: MAX_ENVELOPE_BYTES, batch: 8 * 1024 * 1024, timeoutMs: 10_000 }),
+    /** Request body bytes held at once across all requests; past it, 503 with Retry-After. */
+    inFlight: z.number().int().min(1024).max(4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  }).default({ report: MAX_ENVELOPE_BYTES, batch: 8 * 1024 * 1024, timeoutMs: 10_000, inFlight: 64 * 1024 * 1024 }),
   batchMax: z.number().int().min(1).max(10_000).default(1000),
   /** Token bucket per source (a keyed hash of the peer address, in memory only). */
   rateLimit: z.strictObject({

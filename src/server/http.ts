@@ -70,14 +70,40 @@ export function requireJson(ctx: Koa.Context): void {
 }
 
 /**
+ * A server-wide cap on request bytes held in memory at once. Per-source rate limits do not
+ * bound this: one source's burst of large batch bodies could otherwise hold gigabytes.
+ */
+export class ByteBudget {
+  private used = 0;
+  constructor(readonly max: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+  get inUse(): number {
+    return this.used;
+  }
+}
+
+const busy = () => new HttpError('unavailable', 'the server is holding as many request bodies as it may; retry shortly', 503, { 'Retry-After': '1' });
+
+/**
  * Reads the request body as bytes, failing with 413 as soon as it passes `limit`
  * (a Content-Length over the limit is refused before reading), and with 408 if it
  * does not arrive within `timeoutMs`.
  */
-export async function readBody(ctx: Koa.Context, limit: number, timeoutMs = 10_000): Promise<Buffer> {
+export async function readBody(ctx: Koa.Context, limit: number, timeoutMs = 10_000, budget?: ByteBudget): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || NaN);
   if (Number.isFinite(declared) && declared > limit) throw new HttpError('too_large', `body over ${limit} bytes`, 413);
   const req = ctx.req;
+  // Bytes taken from the budget are given back when the response is done with, not when the
+  // body is read: the handler keeps the body (and what it parses from it) until then.
+  let held = 0;
+  if (budget) ctx.res.once('close', () => budget.give(held));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -97,7 +123,11 @@ export async function readBody(ctx: Koa.Context, limit: number, timeoutMs = 10_0
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) finish(new HttpError('too_large', `body over ${limit} bytes`, 413));
-      else chunks.push(c);
+      else if (budget && !budget.take(c.length)) finish(busy());
+      else {
+        held += budget ? c.length : 0;
+        chunks.push(c);
+      }
     };
     const onEnd = () => finish(null, Buffer.concat(chunks, size));
     const onError = (e: Error) => finish(new HttpError('bad_request', `body: ${e.message}`, 400));
